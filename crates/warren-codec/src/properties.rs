@@ -1,0 +1,206 @@
+//! Read access to raw basic properties without decoding all of them, and full
+//! decoding/encoding through `amq-protocol` when a property must change.
+
+use amq_protocol::protocol::basic::{gen_properties, parse_properties, AMQPProperties};
+use bytes::Bytes;
+
+use crate::CodecError;
+
+/// Property flag bits, in wire order (bit 15 first).
+const FLAG_CONTENT_TYPE: u16 = 1 << 15;
+const FLAG_CONTENT_ENCODING: u16 = 1 << 14;
+const FLAG_HEADERS: u16 = 1 << 13;
+const FLAG_DELIVERY_MODE: u16 = 1 << 12;
+const FLAG_PRIORITY: u16 = 1 << 11;
+const FLAG_CORRELATION_ID: u16 = 1 << 10;
+const FLAG_REPLY_TO: u16 = 1 << 9;
+const FLAG_EXPIRATION: u16 = 1 << 8;
+const FLAG_MESSAGE_ID: u16 = 1 << 7;
+const FLAG_TIMESTAMP: u16 = 1 << 6;
+const FLAG_TYPE: u16 = 1 << 5;
+const FLAG_USER_ID: u16 = 1 << 4;
+const FLAG_APP_ID: u16 = 1 << 3;
+const FLAG_CLUSTER_ID: u16 = 1 << 2;
+
+/// How each property is laid out on the wire.
+#[derive(Clone, Copy)]
+enum Layout {
+    ShortStr,
+    Table,
+    Octet,
+    LongLong,
+}
+
+const LAYOUT: [(u16, Layout); 14] = [
+    (FLAG_CONTENT_TYPE, Layout::ShortStr),
+    (FLAG_CONTENT_ENCODING, Layout::ShortStr),
+    (FLAG_HEADERS, Layout::Table),
+    (FLAG_DELIVERY_MODE, Layout::Octet),
+    (FLAG_PRIORITY, Layout::Octet),
+    (FLAG_CORRELATION_ID, Layout::ShortStr),
+    (FLAG_REPLY_TO, Layout::ShortStr),
+    (FLAG_EXPIRATION, Layout::ShortStr),
+    (FLAG_MESSAGE_ID, Layout::ShortStr),
+    (FLAG_TIMESTAMP, Layout::LongLong),
+    (FLAG_TYPE, Layout::ShortStr),
+    (FLAG_USER_ID, Layout::ShortStr),
+    (FLAG_APP_ID, Layout::ShortStr),
+    (FLAG_CLUSTER_ID, Layout::ShortStr),
+];
+
+/// A borrowed view of raw property bytes (flags followed by the property list).
+#[derive(Clone, Copy)]
+pub struct RawProperties<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> RawProperties<'a> {
+    /// Wraps raw property bytes as found in a content header after the body size.
+    pub fn new(raw: &'a [u8]) -> Self {
+        RawProperties { raw }
+    }
+
+    fn flags(&self) -> u16 {
+        match self.raw {
+            [a, b, ..] => u16::from_be_bytes([*a, *b]),
+            _ => 0,
+        }
+    }
+
+    /// Checks that every present property fits in the bytes and nothing is left over
+    /// beyond the list (continuation flags are not used by AMQP 0-9-1).
+    pub fn validate(&self) -> Result<(), CodecError> {
+        if self.raw.len() < 2 || self.flags() & 1 != 0 {
+            return Err(CodecError::BadContentHeader);
+        }
+        let end = self.walk(None).ok_or(CodecError::BadContentHeader)?;
+        if end.0 != self.raw.len() {
+            return Err(CodecError::BadContentHeader);
+        }
+        Ok(())
+    }
+
+    /// Walks the property list; with `want`, stops at that property and returns its
+    /// (start, end) span; without, returns (end of list, end of list).
+    fn walk(&self, want: Option<u16>) -> Option<(usize, usize)> {
+        let flags = self.flags();
+        let mut pos = 2usize;
+        for (flag, layout) in LAYOUT {
+            if flags & flag == 0 {
+                if want == Some(flag) {
+                    return None;
+                }
+                continue;
+            }
+            let start = pos;
+            pos += match layout {
+                Layout::ShortStr => 1 + *self.raw.get(pos)? as usize,
+                Layout::Table => {
+                    let len = self.raw.get(pos..pos + 4)?;
+                    4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize
+                }
+                Layout::Octet => 1,
+                Layout::LongLong => 8,
+            };
+            if pos > self.raw.len() {
+                return None;
+            }
+            if want == Some(flag) {
+                return Some((start, pos));
+            }
+        }
+        Some((pos, pos))
+    }
+
+    fn short_str(&self, flag: u16) -> Option<&'a [u8]> {
+        let (start, end) = self.walk(Some(flag))?;
+        Some(&self.raw[start + 1..end])
+    }
+
+    fn octet(&self, flag: u16) -> Option<u8> {
+        let (start, _) = self.walk(Some(flag))?;
+        Some(self.raw[start])
+    }
+
+    /// The delivery mode (2 = persistent), if set.
+    pub fn delivery_mode(&self) -> Option<u8> {
+        self.octet(FLAG_DELIVERY_MODE)
+    }
+
+    /// The message priority, if set.
+    pub fn priority(&self) -> Option<u8> {
+        self.octet(FLAG_PRIORITY)
+    }
+
+    /// The reply-to address, if set.
+    pub fn reply_to(&self) -> Option<&'a [u8]> {
+        self.short_str(FLAG_REPLY_TO)
+    }
+
+    /// The per-message TTL string (milliseconds), if set.
+    pub fn expiration(&self) -> Option<&'a [u8]> {
+        self.short_str(FLAG_EXPIRATION)
+    }
+
+    /// The user-id property, if set.
+    pub fn user_id(&self) -> Option<&'a [u8]> {
+        self.short_str(FLAG_USER_ID)
+    }
+
+    /// Whether a headers table is present.
+    pub fn has_headers(&self) -> bool {
+        self.flags() & FLAG_HEADERS != 0
+    }
+}
+
+/// Decodes raw property bytes into `amq-protocol`'s structure.
+pub fn decode_properties(raw: &[u8]) -> Result<AMQPProperties, CodecError> {
+    parse_properties(raw)
+        .map(|(_, props)| props)
+        .map_err(|_| CodecError::BadContentHeader)
+}
+
+/// Encodes properties into raw property bytes (flags followed by the list).
+pub fn encode_properties(props: &AMQPProperties) -> Bytes {
+    match cookie_factory::gen(gen_properties(props), Vec::new()) {
+        Ok((buf, _)) => Bytes::from(buf),
+        // Writing into a Vec cannot run out of space; an empty property set is the
+        // only sane fallback should the generator ever fail.
+        Err(_) => Bytes::from_static(&[0, 0]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amq_protocol::types::{AMQPValue, FieldTable, ShortString};
+
+    #[test]
+    fn reads_fields_behind_a_headers_table() {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from("k"), AMQPValue::LongInt(7));
+        let props = AMQPProperties::default()
+            .with_content_type(ShortString::from("text/plain"))
+            .with_headers(headers)
+            .with_delivery_mode(2)
+            .with_priority(5)
+            .with_reply_to(ShortString::from("amq.rabbitmq.reply-to"))
+            .with_expiration(ShortString::from("1000"));
+        let raw = encode_properties(&props);
+        let view = RawProperties::new(&raw);
+        view.validate().unwrap();
+        assert_eq!(view.delivery_mode(), Some(2));
+        assert_eq!(view.priority(), Some(5));
+        assert_eq!(view.reply_to(), Some(&b"amq.rabbitmq.reply-to"[..]));
+        assert_eq!(view.expiration(), Some(&b"1000"[..]));
+        assert_eq!(view.user_id(), None);
+        assert_eq!(decode_properties(&raw).unwrap(), props);
+    }
+
+    #[test]
+    fn truncated_properties_fail_validation() {
+        let raw = encode_properties(&AMQPProperties::default().with_reply_to("abc".into()));
+        assert!(RawProperties::new(&raw[..raw.len() - 1]).validate().is_err());
+        assert!(RawProperties::new(&[0x00]).validate().is_err());
+    }
+}
