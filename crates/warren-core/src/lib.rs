@@ -1,1 +1,24 @@
+//! Warren's broker core, independent of any wire protocol: vhosts, exchanges and
+//! their routing, queues, consumers and dispatch, users and authentication.
+//!
+//! Protocol adapters (AMQP 0-9-1 today) translate frames into calls on [`Broker`]
+//! and [`VHost`], and receive deliveries through the [`DeliverySink`] trait.
 
+pub mod args;
+pub mod auth;
+pub mod broker;
+pub mod consumer;
+pub mod error;
+pub mod exchange;
+pub mod message;
+pub mod queue;
+pub mod reply_to;
+pub mod vhost;
+
+pub use broker::{Broker, BrokerConfig};
+pub use consumer::{Consumer, ConsumerCredit, Delivery, DeliverySink};
+pub use error::BrokerError;
+pub use exchange::{Exchange, ExchangeKind};
+pub use message::Message;
+pub use queue::{Queue, QueuedMessage};
+pub use vhost::VHost;

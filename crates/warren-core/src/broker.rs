@@ -1,0 +1,113 @@
+//! The broker: configuration, vhosts and users, shared by every protocol adapter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::auth::Users;
+use crate::error::BrokerError;
+use crate::vhost::VHost;
+
+/// Settings that govern protocol behaviour, with RabbitMQ's defaults.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// User created at start (default "guest").
+    pub default_user: String,
+    /// Its password (default "guest").
+    pub default_pass: String,
+    /// The vhost created at start (default "/").
+    pub default_vhost: String,
+    /// Users that may only log in from loopback addresses (default ["guest"]).
+    pub loopback_users: Vec<String>,
+    /// Highest channel number a client may use (default 2047).
+    pub channel_max: u16,
+    /// Largest frame, in bytes, including framing (default 131072).
+    pub frame_max: u32,
+    /// Heartbeat interval the server suggests (default 60 s; 0 disables).
+    pub heartbeat: Duration,
+    /// Largest message body accepted (default 128 MiB).
+    pub max_message_size: u64,
+    /// Time a client has to complete the AMQP handshake (default 10 s).
+    pub handshake_timeout: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            default_user: "guest".into(),
+            default_pass: "guest".into(),
+            default_vhost: "/".into(),
+            loopback_users: vec!["guest".into()],
+            channel_max: 2047,
+            frame_max: 131_072,
+            heartbeat: Duration::from_secs(60),
+            max_message_size: 128 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The broker's shared state.
+pub struct Broker {
+    /// Configuration.
+    pub config: BrokerConfig,
+    /// User accounts and permissions.
+    pub users: Users,
+    vhosts: RwLock<HashMap<String, Arc<VHost>>>,
+    next_connection_id: AtomicU64,
+}
+
+impl Broker {
+    /// A broker with the default vhost and user.
+    pub fn new(config: BrokerConfig) -> Arc<Self> {
+        let users = Users::with_default(
+            &config.default_user,
+            &config.default_pass,
+            config.loopback_users.clone(),
+        );
+        let mut vhosts = HashMap::new();
+        vhosts.insert(config.default_vhost.clone(), VHost::new(&config.default_vhost));
+        Arc::new(Broker {
+            config,
+            users,
+            vhosts: RwLock::new(vhosts),
+            next_connection_id: AtomicU64::new(1),
+        })
+    }
+
+    /// A fresh connection id, unique for the broker's lifetime.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Looks up a vhost.
+    pub fn vhost(&self, name: &str) -> Option<Arc<VHost>> {
+        self.vhosts.read().get(name).cloned()
+    }
+
+    /// Creates a vhost if it does not exist.
+    pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
+        self.vhosts
+            .write()
+            .entry(name.to_string())
+            .or_insert_with(|| VHost::new(name))
+            .clone()
+    }
+
+    /// All vhosts.
+    pub fn vhosts(&self) -> Vec<Arc<VHost>> {
+        self.vhosts.read().values().cloned().collect()
+    }
+
+    /// Opens `vhost` for `user`: it must exist and the user must have permissions
+    /// there (RabbitMQ answers 530 NOT_ALLOWED otherwise).
+    pub fn open_vhost(&self, user: &str, vhost: &str) -> Result<Arc<VHost>, BrokerError> {
+        let refused = || BrokerError::NotAllowed(format!("access to vhost '{vhost}' refused for user '{user}'"));
+        let found = self.vhost(vhost).ok_or_else(refused)?;
+        self.users.permission(user, vhost).ok_or_else(refused)?;
+        Ok(found)
+    }
+}
