@@ -1,1 +1,16 @@
+//! Warren's AMQP 0-9-1 adapter on tokio. It owns sockets, frames, channels and
+//! their state (delivery tags, unacked messages, confirms, transactions) and
+//! delegates every broker operation to `warren-core`.
+//!
+//! One task per connection does both reading and writing: it reads as many
+//! frames as the socket holds, acts on them, appends replies and deliveries to
+//! one output buffer, and writes it with one syscall per wake-up.
 
+mod channel;
+mod connection;
+mod handshake;
+mod outbox;
+pub mod server;
+mod session;
+
+pub use server::{Server, ServerHandle};

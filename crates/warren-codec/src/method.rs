@@ -31,6 +31,15 @@ pub enum Method {
         /// Acknowledge every outstanding tag up to and including this one.
         multiple: bool,
     },
+    /// `basic.qos`, decoded here because `amq-protocol` drops prefetch_size.
+    Qos {
+        /// Prefetch window in octets (RabbitMQ refuses anything but 0).
+        prefetch_size: u32,
+        /// Prefetch window in messages (0 = unlimited).
+        prefetch_count: u16,
+        /// Applies to the whole channel rather than each new consumer.
+        global: bool,
+    },
     /// Any other method, decoded by `amq-protocol`.
     Other(AMQPClass),
 }
@@ -74,6 +83,7 @@ pub fn decode_method(payload: Bytes) -> Result<Method, CodecError> {
     match (class_id, method_id) {
         (60, 40) => decode_publish(payload.slice(4..)).ok_or(bad),
         (60, 80) => decode_ack(&payload[4..]).ok_or(bad),
+        (60, 10) => decode_qos(&payload[4..]).ok_or(bad),
         _ if !is_known_method(class_id, method_id) => Err(CodecError::UnknownMethod {
             class_id,
             method_id,
@@ -119,6 +129,17 @@ fn decode_ack(args: &[u8]) -> Option<Method> {
     Some(Method::Ack {
         delivery_tag: u64::from_be_bytes(tag),
         multiple: args[8] & 1 != 0,
+    })
+}
+
+fn decode_qos(args: &[u8]) -> Option<Method> {
+    if args.len() < 7 {
+        return None;
+    }
+    Some(Method::Qos {
+        prefetch_size: u32::from_be_bytes([args[0], args[1], args[2], args[3]]),
+        prefetch_count: u16::from_be_bytes([args[4], args[5]]),
+        global: args[6] & 1 != 0,
     })
 }
 

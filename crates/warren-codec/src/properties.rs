@@ -153,6 +153,9 @@ impl<'a> RawProperties<'a> {
     }
 }
 
+/// Parses a length-prefixed AMQP field table.
+pub use amq_protocol::types::parsing::parse_field_table;
+
 /// Decodes raw property bytes into `amq-protocol`'s structure.
 pub fn decode_properties(raw: &[u8]) -> Result<AMQPProperties, CodecError> {
     parse_properties(raw)

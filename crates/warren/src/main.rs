@@ -1,1 +1,90 @@
-fn main(){}
+//! `warren`: the broker binary. With no subcommand (or `serve`) it runs the broker.
+
+mod config;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::ServeArgs;
+use warren_amqp::Server;
+use warren_core::Broker;
+
+/// Warren, a RabbitMQ-compatible message broker.
+#[derive(Debug, Parser)]
+#[command(name = "warren", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker (the default).
+    Serve(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARREN_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = match cli.command {
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    let broker = Broker::new(settings.broker.clone());
+    let server = Server::bind(broker, settings.amqp)
+        .await
+        .with_context(|| format!("cannot listen for AMQP on {} (is the port already in use?)", settings.amqp))?;
+    let handle = server.start();
+    tracing::info!(
+        "Warren {} started: AMQP on {}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        handle.local_addr(),
+        settings.data_dir.display()
+    );
+    tracing::info!(
+        "management API (port {}) and metrics (port {}) are not served yet",
+        settings.http_port,
+        settings.metrics_port
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down: closing connections with 320 CONNECTION_FORCED");
+    handle.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

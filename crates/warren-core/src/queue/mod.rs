@@ -198,6 +198,20 @@ impl Queue {
         self.dispatch_locked(&mut state);
     }
 
+    /// Puts back a message that was handed to a consumer but never reached it
+    /// (its channel closed first); it keeps its redelivered flag.
+    pub fn requeue_undelivered(self: &Arc<Self>, message: QueuedMessage, counted_unacked: bool) {
+        if counted_unacked {
+            self.settle(1, false);
+        }
+        let mut state = self.state.lock();
+        if state.deleted {
+            return;
+        }
+        state.ready.insert_in_order(message);
+        self.dispatch_locked(&mut state);
+    }
+
     /// Adds a consumer, enforcing exclusive consumption, and starts delivering.
     pub fn add_consumer(self: &Arc<Self>, consumer: Arc<Consumer>) -> Result<(), BrokerError> {
         let mut state = self.state.lock();

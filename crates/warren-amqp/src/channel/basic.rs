@@ -1,0 +1,271 @@
+//! Consuming: basic.qos, consume, cancel, get, ack/nack/reject, recover, and
+//! writing deliveries handed over by queues.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use warren_codec::encode::{write_deliver, write_get_ok, ContentRef};
+use warren_codec::spec::{basic as b, AMQPClass};
+use warren_core::reply_to::REPLY_TO_QUEUE;
+use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, QueuedMessage};
+
+use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, Unacked};
+use crate::session::Session;
+
+fn generate_consumer_tag() -> String {
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(22)
+        .map(char::from)
+        .collect();
+    format!("amq.ctag-{suffix}")
+}
+
+fn content(message: &QueuedMessage) -> ContentRef<'_> {
+    let m = &message.message;
+    ContentRef {
+        exchange: &m.exchange,
+        routing_key: &m.routing_key,
+        properties: &m.properties,
+        body: &m.body,
+    }
+}
+
+impl Channel {
+    pub(super) fn qos(&mut self, prefetch_size: u32, count: u16, global: bool, session: &mut Session) -> Result<(), BrokerError> {
+        if prefetch_size != 0 {
+            return Err(BrokerError::NotImplemented(format!("prefetch_size!=0 ({prefetch_size})")));
+        }
+        if global {
+            if self.channel_credit.set_limit(count as u32) {
+                self.kick_queues();
+            }
+        } else {
+            self.consumer_prefetch = count as u32;
+        }
+        session.send(self.id, AMQPClass::Basic(b::AMQPMethod::QosOk(b::QosOk {})));
+        Ok(())
+    }
+
+    /// Resolves an empty queue name to the channel's last declared queue.
+    pub(super) fn queue_name(&self, name: &str) -> Result<String, BrokerError> {
+        if !name.is_empty() {
+            return Ok(name.to_string());
+        }
+        self.last_queue
+            .clone()
+            .ok_or_else(|| BrokerError::NotFound("no previously declared queue".into()))
+    }
+
+    pub(super) fn consume(&mut self, m: b::Consume, session: &mut Session) -> Result<(), BrokerError> {
+        let tag: Arc<str> = match m.consumer_tag.as_str() {
+            "" => generate_consumer_tag().into(),
+            t => t.into(),
+        };
+        if self.consumers.contains_key(&tag) {
+            return Err(BrokerError::NotAllowed(format!("attempt to reuse consumer tag '{tag}'")));
+        }
+        let queue = if m.queue.as_str() == REPLY_TO_QUEUE {
+            self.reply_queue(m.no_ack, session)?
+        } else {
+            session.vhost.queue_for(&self.queue_name(m.queue.as_str())?, session.id)?
+        };
+        let priority = match m.arguments.inner().get("x-priority") {
+            None => 0,
+            Some(v) => warren_core::args::as_i64(v)
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or_else(|| BrokerError::PreconditionFailed(format!("invalid arg 'x-priority' for consumer '{tag}': must be an integer")))?,
+        };
+        let consumer = Arc::new(Consumer {
+            tag: tag.clone(),
+            channel: self.id,
+            connection_id: session.id,
+            no_ack: m.no_ack,
+            exclusive: m.exclusive,
+            priority,
+            arguments: m.arguments,
+            credit: ConsumerCredit::new(self.consumer_prefetch),
+            channel_credit: self.channel_credit.clone(),
+            sink: session.outbox.clone(),
+        });
+        if !m.nowait {
+            let ok = b::ConsumeOk { consumer_tag: tag.to_string().into() };
+            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::ConsumeOk(ok)));
+        }
+        queue.add_consumer(consumer.clone())?;
+        self.consumers.insert(tag, ConsumerEntry { consumer, queue });
+        Ok(())
+    }
+
+    /// The channel's direct reply-to pseudo-queue, created on first use.
+    fn reply_queue(&mut self, no_ack: bool, session: &mut Session) -> Result<Arc<Queue>, BrokerError> {
+        if !no_ack {
+            return Err(BrokerError::PreconditionFailed("reply consumer cannot acknowledge".into()));
+        }
+        if let Some(reply) = &self.reply_to {
+            if reply.queue.consumer_count() > 0 {
+                return Err(BrokerError::PreconditionFailed("reply consumer already set".into()));
+            }
+            return Ok(reply.queue.clone());
+        }
+        let (address, queue) = session.vhost.reply_to.register(&session.vhost.name);
+        self.reply_to = Some(ReplyTo { address, queue: queue.clone() });
+        Ok(queue)
+    }
+
+    pub(super) fn cancel(&mut self, m: b::Cancel, session: &mut Session) -> Result<(), BrokerError> {
+        let tag = m.consumer_tag.as_str();
+        self.remove_consumer(tag, session);
+        if !m.nowait {
+            let ok = b::CancelOk { consumer_tag: m.consumer_tag.clone() };
+            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::CancelOk(ok)));
+        }
+        Ok(())
+    }
+
+    /// Removes a consumer from its queue; deletes the queue if it is auto-delete
+    /// and this was its last consumer.
+    pub(super) fn remove_consumer(&mut self, tag: &str, session: &mut Session) {
+        let Some(entry) = self.consumers.remove(tag) else {
+            return;
+        };
+        let outcome = entry.queue.remove_consumer(session.id, self.id, tag);
+        if outcome.should_auto_delete {
+            session.vhost.remove_queue(&entry.queue);
+            session.forget_exclusive(&entry.queue);
+        }
+    }
+
+    /// The broker cancelled a consumer (its queue was deleted): forget it and,
+    /// if the client understands it, tell it with basic.cancel.
+    pub fn consumer_cancelled(&mut self, consumer: &Arc<Consumer>, session: &mut Session) {
+        let owned = self
+            .consumers
+            .get(&consumer.tag)
+            .is_some_and(|e| Arc::ptr_eq(&e.consumer, consumer));
+        if !owned {
+            return;
+        }
+        self.consumers.remove(&consumer.tag);
+        if session.capabilities.consumer_cancel_notify {
+            let cancel = b::Cancel { consumer_tag: consumer.tag.to_string().into(), nowait: true };
+            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::Cancel(cancel)));
+        }
+    }
+
+    /// Whether `consumer` is still registered on this channel.
+    pub fn owns(&self, consumer: &Arc<Consumer>) -> bool {
+        !self.closing
+            && self
+                .consumers
+                .get(&consumer.tag)
+                .is_some_and(|e| Arc::ptr_eq(&e.consumer, consumer))
+    }
+
+    /// Writes a delivery handed over by a queue and records it as unacked.
+    pub fn write_delivery(&mut self, delivery: Delivery, session: &mut Session) {
+        let tag = self.next_delivery_tag;
+        self.next_delivery_tag += 1;
+        let Delivery { consumer, queue, message } = delivery;
+        write_deliver(
+            &mut session.out,
+            self.id,
+            consumer.tag.as_bytes(),
+            tag,
+            message.redelivered,
+            content(&message),
+            session.frame_max,
+        );
+        if !consumer.no_ack {
+            self.unacked.push_back(Unacked { tag, queue, message, consumer: Some(consumer) });
+        }
+    }
+
+    pub(super) fn get(&mut self, m: b::Get, session: &mut Session) -> Result<(), BrokerError> {
+        let queue = session.vhost.queue_for(&self.queue_name(m.queue.as_str())?, session.id)?;
+        let Some((message, remaining)) = queue.get(m.no_ack) else {
+            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::GetEmpty(b::GetEmpty {})));
+            return Ok(());
+        };
+        let tag = self.next_delivery_tag;
+        self.next_delivery_tag += 1;
+        write_get_ok(&mut session.out, self.id, tag, message.redelivered, remaining, content(&message), session.frame_max);
+        if !m.no_ack {
+            self.unacked.push_back(Unacked { tag, queue, message, consumer: None });
+        }
+        Ok(())
+    }
+
+    /// ack, nack or reject; inside a transaction the settlement waits for commit.
+    pub(super) fn settle(&mut self, settle: Settle, _session: &mut Session) -> Result<(), BrokerError> {
+        if let Some(tx) = self.tx.as_mut() {
+            tx.settles.push(settle);
+            return Ok(());
+        }
+        let (tag, multiple, requeue, acked) = match settle {
+            Settle::Ack { tag, multiple } => (tag, multiple, false, true),
+            Settle::Reject { tag, multiple, requeue } => (tag, multiple, requeue, false),
+        };
+        let settled = self.take_unacked(tag, multiple)?;
+        if requeue {
+            requeue_all(settled);
+            return Ok(());
+        }
+        let mut unblocked = false;
+        let mut run: Option<(Arc<Queue>, usize)> = None;
+        for u in settled {
+            if let Some(c) = &u.consumer {
+                unblocked |= c.settle(1);
+            }
+            match &mut run {
+                Some((q, n)) if Arc::ptr_eq(q, &u.queue) => *n += 1,
+                _ => {
+                    if let Some((q, n)) = run.take() {
+                        q.settle(n, acked);
+                    }
+                    run = Some((u.queue, 1));
+                }
+            }
+        }
+        if let Some((q, n)) = run {
+            q.settle(n, acked);
+        }
+        if unblocked {
+            self.kick_queues();
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the unacked deliveries a settlement covers.
+    fn take_unacked(&mut self, tag: u64, multiple: bool) -> Result<Vec<Unacked>, BrokerError> {
+        if multiple && tag == 0 {
+            return Ok(self.unacked.drain(..).collect());
+        }
+        let pos = self
+            .unacked
+            .binary_search_by_key(&tag, |u| u.tag)
+            .map_err(|_| BrokerError::PreconditionFailed(format!("unknown delivery tag {tag}")))?;
+        if multiple {
+            Ok(self.unacked.drain(..=pos).collect())
+        } else {
+            Ok(self.unacked.remove(pos).into_iter().collect())
+        }
+    }
+
+    pub(super) fn recover(&mut self, requeue: bool, _session: &mut Session) -> Result<(), BrokerError> {
+        if !requeue {
+            return Err(BrokerError::NotImplemented("requeue=false".into()));
+        }
+        let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
+        requeue_all(unacked);
+        Ok(())
+    }
+
+    /// Asks every queue this channel consumes from to dispatch again.
+    pub fn kick_queues(&self) {
+        for entry in self.consumers.values() {
+            entry.queue.dispatch();
+        }
+    }
+}
+

@@ -1,0 +1,143 @@
+//! exchange.* and queue.* methods: declarations, bindings, purge and delete.
+
+use warren_codec::spec::{exchange as e, queue as q, AMQPClass};
+use warren_core::vhost::{ExchangeDeclare, QueueDeclare};
+use warren_core::BrokerError;
+
+use super::Channel;
+use crate::session::Session;
+
+impl Channel {
+    pub(super) fn queue_declare(&mut self, m: q::Declare, session: &mut Session) -> Result<(), BrokerError> {
+        let name = match (m.queue.as_str(), m.passive) {
+            ("", true) => self.queue_name("")?,
+            (name, _) => name.to_string(),
+        };
+        let declared = session.vhost.declare_queue(
+            QueueDeclare {
+                name,
+                passive: m.passive,
+                durable: m.durable,
+                exclusive: m.exclusive,
+                auto_delete: m.auto_delete,
+                arguments: m.arguments,
+            },
+            session.id,
+        )?;
+        if declared.created && declared.queue.options.exclusive_owner.is_some() {
+            session.exclusive_queues.push(declared.queue.clone());
+        }
+        self.last_queue = Some(declared.queue.name.to_string());
+        if !m.nowait {
+            let ok = q::DeclareOk {
+                queue: declared.queue.name.to_string().into(),
+                message_count: declared.message_count,
+                consumer_count: declared.consumer_count,
+            };
+            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeclareOk(ok)));
+        }
+        Ok(())
+    }
+
+    /// The AMQP rule for queue.bind: an empty queue name means the last declared
+    /// queue, and then an empty routing key means that queue's name.
+    fn binding_names(&self, queue: &str, key: &str) -> Result<(String, String), BrokerError> {
+        let resolved = self.queue_name(queue)?;
+        let key = if queue.is_empty() && key.is_empty() { resolved.clone() } else { key.to_string() };
+        Ok((resolved, key))
+    }
+
+    pub(super) fn queue_bind(&mut self, m: q::Bind, session: &mut Session) -> Result<(), BrokerError> {
+        let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
+        session
+            .vhost
+            .bind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::BindOk(q::BindOk {})));
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_unbind(&mut self, m: q::Unbind, session: &mut Session) -> Result<(), BrokerError> {
+        let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
+        session
+            .vhost
+            .unbind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
+        session.send(self.id, AMQPClass::Queue(q::AMQPMethod::UnbindOk(q::UnbindOk {})));
+        Ok(())
+    }
+
+    pub(super) fn queue_purge(&mut self, m: q::Purge, session: &mut Session) -> Result<(), BrokerError> {
+        let name = self.queue_name(m.queue.as_str())?;
+        let message_count = session.vhost.purge_queue(&name, session.id)?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::PurgeOk(q::PurgeOk { message_count })));
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_delete(&mut self, m: q::Delete, session: &mut Session) -> Result<(), BrokerError> {
+        let name = self.queue_name(m.queue.as_str())?;
+        let queue = session.vhost.queue(&name).ok();
+        let message_count = session
+            .vhost
+            .delete_queue(&name, m.if_unused, m.if_empty, session.id)?;
+        if let Some(queue) = queue {
+            session.forget_exclusive(&queue);
+        }
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeleteOk(q::DeleteOk { message_count })));
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_declare(&mut self, m: e::Declare, session: &mut Session) -> Result<(), BrokerError> {
+        session.vhost.declare_exchange(ExchangeDeclare {
+            name: m.exchange.as_str().to_string(),
+            kind: m.kind.as_str().to_string(),
+            passive: m.passive,
+            durable: m.durable,
+            auto_delete: m.auto_delete,
+            internal: m.internal,
+            arguments: m.arguments,
+        })?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::DeclareOk(e::DeclareOk {})));
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_delete(&mut self, m: e::Delete, session: &mut Session) -> Result<(), BrokerError> {
+        session.vhost.delete_exchange(m.exchange.as_str(), m.if_unused)?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::DeleteOk(e::DeleteOk {})));
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_bind(&mut self, m: e::Bind, session: &mut Session) -> Result<(), BrokerError> {
+        session.vhost.bind_exchange(
+            m.destination.as_str(),
+            m.source.as_str(),
+            m.routing_key.as_str(),
+            m.arguments,
+        )?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::BindOk(e::BindOk {})));
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_unbind(&mut self, m: e::Unbind, session: &mut Session) -> Result<(), BrokerError> {
+        session.vhost.unbind_exchange(
+            m.destination.as_str(),
+            m.source.as_str(),
+            m.routing_key.as_str(),
+            m.arguments,
+        )?;
+        if !m.nowait {
+            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::UnbindOk(e::UnbindOk {})));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,330 @@
+//! One AMQP channel: its content-assembly state machine, consumers, unacked
+//! deliveries, publisher confirms and transactions. Method handlers live in the
+//! submodules; this file routes frames to them.
+
+mod basic;
+mod declare;
+mod publish;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use warren_codec::method::{decode_method, Method};
+use warren_codec::spec::{access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass};
+use warren_codec::{Frame, FrameKind};
+use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
+
+use crate::handshake::codec_error;
+use crate::session::Session;
+use publish::Content;
+
+/// An error raised while handling a frame, with the method it concerns (for the
+/// class-id and method-id of the close frame).
+#[derive(Debug)]
+pub struct Fault {
+    /// What went wrong.
+    pub error: BrokerError,
+    /// Class of the offending method (0 if none).
+    pub class_id: u16,
+    /// Offending method (0 if none).
+    pub method_id: u16,
+}
+
+impl Fault {
+    fn new(error: BrokerError, ids: (u16, u16)) -> Self {
+        Fault {
+            error,
+            class_id: ids.0,
+            method_id: ids.1,
+        }
+    }
+}
+
+/// A consumer registered on this channel.
+struct ConsumerEntry {
+    consumer: Arc<Consumer>,
+    queue: Arc<Queue>,
+}
+
+/// A delivery awaiting acknowledgement.
+struct Unacked {
+    tag: u64,
+    queue: Arc<Queue>,
+    message: QueuedMessage,
+    /// The consumer it went to (None for basic.get).
+    consumer: Option<Arc<Consumer>>,
+}
+
+/// Publisher-confirm bookkeeping.
+#[derive(Default)]
+struct Confirms {
+    /// Sequence number of the last publish.
+    published: u64,
+    /// Highest sequence number already confirmed to the client.
+    confirmed: u64,
+}
+
+/// A settlement buffered inside a transaction.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Ack { tag: u64, multiple: bool },
+    Reject { tag: u64, multiple: bool, requeue: bool },
+}
+
+/// Transaction buffers.
+#[derive(Default)]
+struct Tx {
+    publishes: Vec<publish::Pending>,
+    settles: Vec<Settle>,
+}
+
+/// The direct reply-to pseudo-queue this channel consumes from.
+struct ReplyTo {
+    address: String,
+    queue: Arc<Queue>,
+}
+
+/// An open channel.
+pub struct Channel {
+    /// Channel number.
+    pub id: u16,
+    /// A channel.close was sent; waiting for close-ok, ignoring everything else.
+    pub closing: bool,
+    content: Content,
+    consumers: HashMap<Arc<str>, ConsumerEntry>,
+    unacked: VecDeque<Unacked>,
+    next_delivery_tag: u64,
+    consumer_prefetch: u32,
+    channel_credit: Arc<ConsumerCredit>,
+    confirms: Option<Confirms>,
+    tx: Option<Tx>,
+    last_queue: Option<String>,
+    reply_to: Option<ReplyTo>,
+    route_buf: Vec<Arc<Queue>>,
+}
+
+fn method_ids(payload: &Bytes) -> (u16, u16) {
+    warren_codec::method::method_ids(payload).unwrap_or((0, 0))
+}
+
+impl Channel {
+    /// A newly opened channel.
+    pub fn new(id: u16) -> Self {
+        Channel {
+            id,
+            closing: false,
+            content: Content::Idle,
+            consumers: HashMap::new(),
+            unacked: VecDeque::new(),
+            next_delivery_tag: 1,
+            consumer_prefetch: 0,
+            channel_credit: Arc::new(ConsumerCredit::new(0)),
+            confirms: None,
+            tx: None,
+            last_queue: None,
+            reply_to: None,
+            route_buf: Vec::new(),
+        }
+    }
+
+    /// Handles one frame addressed to this channel.
+    pub fn handle_frame(&mut self, frame: Frame, session: &mut Session) -> Result<(), Fault> {
+        match frame.kind {
+            FrameKind::Method => {
+                let ids = method_ids(&frame.payload);
+                if !matches!(self.content, Content::Idle) {
+                    return Err(Fault::new(
+                        BrokerError::UnexpectedFrame(format!(
+                            "expected content header for class 60, got non content header frame instead"
+                        )),
+                        ids,
+                    ));
+                }
+                let method = decode_method(frame.payload).map_err(|e| Fault::new(codec_error(e), ids))?;
+                self.handle_method(method, session).map_err(|e| Fault::new(e, ids))
+            }
+            FrameKind::Header => self.on_header(frame.payload, session),
+            FrameKind::Body => self.on_body(frame.payload, session),
+            FrameKind::Heartbeat => Err(Fault::new(
+                BrokerError::FrameError("heartbeat frame on a non-zero channel".into()),
+                (0, 0),
+            )),
+        }
+    }
+
+    fn handle_method(&mut self, method: Method, session: &mut Session) -> Result<(), BrokerError> {
+        match method {
+            Method::Publish(p) => self.on_publish(p),
+            Method::Ack { delivery_tag, multiple } => self.settle(Settle::Ack { tag: delivery_tag, multiple }, session),
+            Method::Qos { prefetch_size, prefetch_count, global } => self.qos(prefetch_size, prefetch_count, global, session),
+            Method::Other(class) => self.handle_class(class, session),
+        }
+    }
+
+    fn handle_class(&mut self, class: AMQPClass, session: &mut Session) -> Result<(), BrokerError> {
+        match class {
+            AMQPClass::Basic(m) => self.handle_basic(m, session),
+            AMQPClass::Queue(m) => self.handle_queue(m, session),
+            AMQPClass::Exchange(m) => self.handle_exchange(m, session),
+            AMQPClass::Channel(m) => self.handle_channel(m, session),
+            AMQPClass::Confirm(cf::AMQPMethod::Select(sel)) => self.confirm_select(sel.nowait, session),
+            AMQPClass::Tx(m) => self.handle_tx(m, session),
+            AMQPClass::Access(access::AMQPMethod::Request(_)) => {
+                session.send(self.id, AMQPClass::Access(access::AMQPMethod::RequestOk(access::RequestOk {})));
+                Ok(())
+            }
+            AMQPClass::Connection(_) => Err(BrokerError::CommandInvalid(
+                "connection class methods are only allowed on channel 0".into(),
+            )),
+            _ => Err(BrokerError::CommandInvalid("method not valid from a client".into())),
+        }
+    }
+
+    fn handle_basic(&mut self, m: b::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+        match m {
+            b::AMQPMethod::Consume(m) => self.consume(m, session),
+            b::AMQPMethod::Cancel(m) => self.cancel(m, session),
+            b::AMQPMethod::Get(m) => self.get(m, session),
+            b::AMQPMethod::Reject(m) => self.settle(
+                Settle::Reject { tag: m.delivery_tag, multiple: false, requeue: m.requeue },
+                session,
+            ),
+            b::AMQPMethod::Nack(m) => self.settle(
+                Settle::Reject { tag: m.delivery_tag, multiple: m.multiple, requeue: m.requeue },
+                session,
+            ),
+            b::AMQPMethod::Recover(m) => {
+                self.recover(m.requeue, session)?;
+                session.send(self.id, AMQPClass::Basic(b::AMQPMethod::RecoverOk(b::RecoverOk {})));
+                Ok(())
+            }
+            b::AMQPMethod::RecoverAsync(m) => self.recover(m.requeue, session),
+            _ => Err(BrokerError::CommandInvalid("basic method not valid from a client".into())),
+        }
+    }
+
+    fn handle_queue(&mut self, m: q::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+        match m {
+            q::AMQPMethod::Declare(m) => self.queue_declare(m, session),
+            q::AMQPMethod::Bind(m) => self.queue_bind(m, session),
+            q::AMQPMethod::Unbind(m) => self.queue_unbind(m, session),
+            q::AMQPMethod::Purge(m) => self.queue_purge(m, session),
+            q::AMQPMethod::Delete(m) => self.queue_delete(m, session),
+            _ => Err(BrokerError::CommandInvalid("queue method not valid from a client".into())),
+        }
+    }
+
+    fn handle_exchange(&mut self, m: e::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+        match m {
+            e::AMQPMethod::Declare(m) => self.exchange_declare(m, session),
+            e::AMQPMethod::Delete(m) => self.exchange_delete(m, session),
+            e::AMQPMethod::Bind(m) => self.exchange_bind(m, session),
+            e::AMQPMethod::Unbind(m) => self.exchange_unbind(m, session),
+            _ => Err(BrokerError::CommandInvalid("exchange method not valid from a client".into())),
+        }
+    }
+
+    fn handle_channel(&mut self, m: c::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+        match m {
+            c::AMQPMethod::Flow(flow) if flow.active => {
+                session.send(self.id, AMQPClass::Channel(c::AMQPMethod::FlowOk(c::FlowOk { active: true })));
+                Ok(())
+            }
+            c::AMQPMethod::Flow(_) => Err(BrokerError::NotImplemented("active=false".into())),
+            c::AMQPMethod::Open(_) => Err(BrokerError::ChannelError("second 'channel.open' seen".into())),
+            c::AMQPMethod::FlowOk(_) => Ok(()),
+            _ => Err(BrokerError::CommandInvalid("channel method not valid here".into())),
+        }
+    }
+
+    fn confirm_select(&mut self, nowait: bool, session: &mut Session) -> Result<(), BrokerError> {
+        if self.tx.is_some() {
+            return Err(BrokerError::PreconditionFailed("cannot switch from tx to confirm mode".into()));
+        }
+        self.confirms.get_or_insert_with(Confirms::default);
+        if !nowait {
+            session.send(self.id, AMQPClass::Confirm(cf::AMQPMethod::SelectOk(cf::SelectOk {})));
+        }
+        Ok(())
+    }
+
+    fn handle_tx(&mut self, m: tx::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+        let not_tx = || BrokerError::PreconditionFailed("channel is not transactional".into());
+        let reply = match m {
+            tx::AMQPMethod::Select(_) => {
+                if self.confirms.is_some() {
+                    return Err(BrokerError::PreconditionFailed("cannot switch from confirm to tx mode".into()));
+                }
+                self.tx.get_or_insert_with(Tx::default);
+                tx::AMQPMethod::SelectOk(tx::SelectOk {})
+            }
+            tx::AMQPMethod::Commit(_) => {
+                let work = std::mem::take(self.tx.as_mut().ok_or_else(not_tx)?);
+                self.commit(work, session)?;
+                tx::AMQPMethod::CommitOk(tx::CommitOk {})
+            }
+            tx::AMQPMethod::Rollback(_) => {
+                *self.tx.as_mut().ok_or_else(not_tx)? = Tx::default();
+                tx::AMQPMethod::RollbackOk(tx::RollbackOk {})
+            }
+            _ => return Err(BrokerError::CommandInvalid("tx method not valid from a client".into())),
+        };
+        session.send(self.id, AMQPClass::Tx(reply));
+        Ok(())
+    }
+
+    fn commit(&mut self, work: Tx, session: &mut Session) -> Result<(), BrokerError> {
+        for pending in work.publishes {
+            self.route_and_enqueue(pending, session);
+        }
+        self.tx = None;
+        let result = work.settles.into_iter().try_for_each(|s| self.settle(s, session));
+        self.tx = Some(Tx::default());
+        result
+    }
+
+    /// Sends publisher confirms for everything published so far (one
+    /// `basic.ack` with multiple set covers a whole batch).
+    pub fn flush_confirms(&mut self, session: &mut Session) {
+        if let Some(confirms) = self.confirms.as_mut() {
+            if confirms.published > confirms.confirmed {
+                let multiple = confirms.published - confirms.confirmed > 1;
+                warren_codec::encode::write_confirm(&mut session.out, self.id, confirms.published, multiple, true);
+                confirms.confirmed = confirms.published;
+            }
+        }
+    }
+
+    /// Frees everything the channel holds: unacked messages go back to their
+    /// queues, consumers are cancelled (auto-delete queues may go away).
+    pub fn release(&mut self, session: &mut Session) {
+        let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
+        requeue_all(unacked);
+        let tags: Vec<Arc<str>> = self.consumers.keys().cloned().collect();
+        for tag in tags {
+            self.remove_consumer(&tag, session);
+        }
+        if let Some(reply) = self.reply_to.take() {
+            session.vhost.reply_to.unregister(&reply.address);
+        }
+        self.content = Content::Idle;
+    }
+}
+
+/// Returns unacked messages to their queues, grouped per queue in tag order.
+fn requeue_all(unacked: Vec<Unacked>) {
+    let mut by_queue: Vec<(Arc<Queue>, Vec<QueuedMessage>)> = Vec::new();
+    for u in unacked {
+        if let Some(c) = &u.consumer {
+            c.settle(1);
+        }
+        match by_queue.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
+            Some((_, msgs)) => msgs.push(u.message),
+            None => by_queue.push((u.queue, vec![u.message])),
+        }
+    }
+    for (queue, messages) in by_queue {
+        queue.requeue(messages);
+    }
+}

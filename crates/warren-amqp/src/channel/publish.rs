@@ -1,0 +1,210 @@
+//! basic.publish: assembling content frames into a message, routing it, mandatory
+//! returns, direct reply-to addressing, and confirm sequence numbers.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use warren_codec::content::decode_content_header;
+use warren_codec::encode::{write_return, ContentRef};
+use warren_codec::method::Publish;
+use warren_codec::properties::{decode_properties, encode_properties};
+use warren_codec::ShortString;
+use warren_core::reply_to::REPLY_TO_QUEUE;
+use warren_core::{BrokerError, Exchange, Message};
+
+use super::{Channel, Fault};
+use crate::handshake::codec_error;
+use crate::session::Session;
+
+const PUBLISH: (u16, u16) = (60, 40);
+
+/// Where the channel is in receiving a message's frames.
+pub enum Content {
+    /// No message in progress.
+    Idle,
+    /// basic.publish seen; the content header comes next.
+    Header(Publish),
+    /// Header seen; body frames come next.
+    Body {
+        publish: Publish,
+        properties: Bytes,
+        expected: u64,
+        parts: Vec<Bytes>,
+        received: u64,
+    },
+}
+
+/// A complete message waiting to be routed (immediately, or at tx.commit).
+pub struct Pending {
+    exchange: Arc<Exchange>,
+    mandatory: bool,
+    message: Arc<Message>,
+}
+
+fn utf8(bytes: &Bytes, what: &str) -> Result<String, BrokerError> {
+    std::str::from_utf8(bytes)
+        .map(str::to_string)
+        .map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
+}
+
+impl Channel {
+    pub(super) fn on_publish(&mut self, publish: Publish) -> Result<(), BrokerError> {
+        if publish.immediate {
+            return Err(BrokerError::NotImplemented("immediate=true".into()));
+        }
+        self.content = Content::Header(publish);
+        Ok(())
+    }
+
+    pub(super) fn on_header(&mut self, payload: Bytes, session: &mut Session) -> Result<(), Fault> {
+        let publish = match std::mem::replace(&mut self.content, Content::Idle) {
+            Content::Header(p) => p,
+            _ => {
+                return Err(Fault::new(
+                    BrokerError::UnexpectedFrame("content header frame without a preceding basic.publish".into()),
+                    PUBLISH,
+                ))
+            }
+        };
+        let header = decode_content_header(payload).map_err(|e| Fault::new(codec_error(e), PUBLISH))?;
+        if header.class_id != 60 {
+            return Err(Fault::new(
+                BrokerError::UnexpectedFrame(format!("content header for class {} does not match class 60", header.class_id)),
+                PUBLISH,
+            ));
+        }
+        let max = session.broker.config.max_message_size;
+        if header.body_size > max {
+            return Err(Fault::new(
+                BrokerError::PreconditionFailed(format!(
+                    "message size {} is larger than configured max size {max}",
+                    header.body_size
+                )),
+                PUBLISH,
+            ));
+        }
+        if header.body_size == 0 {
+            return self.publish_complete(publish, header.properties, Bytes::new(), session);
+        }
+        self.content = Content::Body {
+            publish,
+            properties: header.properties,
+            expected: header.body_size,
+            parts: Vec::with_capacity(1),
+            received: 0,
+        };
+        Ok(())
+    }
+
+    pub(super) fn on_body(&mut self, payload: Bytes, session: &mut Session) -> Result<(), Fault> {
+        let Content::Body { expected, parts, received, .. } = &mut self.content else {
+            return Err(Fault::new(
+                BrokerError::UnexpectedFrame("content body frame without a preceding content header".into()),
+                PUBLISH,
+            ));
+        };
+        *received += payload.len() as u64;
+        if *received > *expected {
+            return Err(Fault::new(
+                BrokerError::UnexpectedFrame(format!(
+                    "content body is longer than the {expected} octets the header announced"
+                )),
+                PUBLISH,
+            ));
+        }
+        parts.push(payload);
+        if *received < *expected {
+            return Ok(());
+        }
+        let Content::Body { publish, properties, parts, .. } = std::mem::replace(&mut self.content, Content::Idle) else {
+            return Ok(());
+        };
+        let body = if parts.len() == 1 {
+            parts.into_iter().next().unwrap_or_default()
+        } else {
+            let mut joined = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+            parts.iter().for_each(|p| joined.extend_from_slice(p));
+            joined.freeze()
+        };
+        self.publish_complete(publish, properties, body, session)
+    }
+
+    fn publish_complete(&mut self, publish: Publish, properties: Bytes, body: Bytes, session: &mut Session) -> Result<(), Fault> {
+        let pending = self
+            .prepare(publish, properties, body, session)
+            .map_err(|e| Fault::new(e, PUBLISH))?;
+        match self.tx.as_mut() {
+            Some(tx) => tx.publishes.push(pending),
+            None => self.route_and_enqueue(pending, session),
+        }
+        Ok(())
+    }
+
+    fn prepare(&mut self, publish: Publish, properties: Bytes, body: Bytes, session: &mut Session) -> Result<Pending, BrokerError> {
+        let exchange_name = utf8(&publish.exchange, "exchange name")?;
+        let exchange = session.vhost.exchange(&exchange_name)?;
+        if exchange.options.internal {
+            return Err(BrokerError::AccessRefused(format!(
+                "cannot publish to internal exchange '{exchange_name}' in vhost '{}'",
+                session.vhost.name
+            )));
+        }
+        let properties = self.address_reply_to(properties)?;
+        Ok(Pending {
+            exchange,
+            mandatory: publish.mandatory,
+            message: Arc::new(Message {
+                exchange: publish.exchange,
+                routing_key: publish.routing_key,
+                properties,
+                body,
+            }),
+        })
+    }
+
+    /// Replaces reply_to "amq.rabbitmq.reply-to" with this channel's reply address.
+    fn address_reply_to(&self, properties: Bytes) -> Result<Bytes, BrokerError> {
+        let view = warren_codec::properties::RawProperties::new(&properties);
+        if view.reply_to() != Some(REPLY_TO_QUEUE.as_bytes()) {
+            return Ok(properties);
+        }
+        let reply = self
+            .reply_to
+            .as_ref()
+            .ok_or_else(|| BrokerError::PreconditionFailed("fast reply consumer does not exist".into()))?;
+        let decoded = decode_properties(&properties).map_err(|e| BrokerError::SyntaxError(e.to_string()))?;
+        let rewritten = decoded.with_reply_to(ShortString::from(reply.address.clone()));
+        Ok(encode_properties(&rewritten))
+    }
+
+    /// Routes a message to its queues, returns it if mandatory and unroutable,
+    /// and counts it for publisher confirms.
+    pub(super) fn route_and_enqueue(&mut self, pending: Pending, session: &mut Session) {
+        let Pending { exchange, mandatory, message } = pending;
+        exchange.count_publish();
+        let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
+        let mut queues = std::mem::take(&mut self.route_buf);
+        let mut headers = || {
+            decode_properties(&message.properties)
+                .ok()
+                .and_then(|p| p.headers().clone())
+        };
+        session.vhost.route(&exchange, routing_key, &mut headers, &mut queues);
+        if queues.is_empty() && mandatory {
+            let content = ContentRef {
+                exchange: &message.exchange,
+                routing_key: &message.routing_key,
+                properties: &message.properties,
+                body: &message.body,
+            };
+            write_return(&mut session.out, self.id, 312, "NO_ROUTE", content, session.frame_max);
+        }
+        for queue in queues.drain(..) {
+            queue.publish(message.clone());
+        }
+        self.route_buf = queues;
+        if let Some(confirms) = self.confirms.as_mut() {
+            confirms.published += 1;
+        }
+    }
+}

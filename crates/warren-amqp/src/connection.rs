@@ -1,0 +1,430 @@
+//! The connection task: reads frames, hands them to channels, writes replies
+//! and deliveries with one write per wake-up, sends and checks heartbeats, and
+//! cleans up (requeue, exclusive queues) when the connection ends.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use warren_codec::frame::decode_frame;
+use warren_codec::method::{decode_method, method_ids, Method};
+use warren_codec::spec::{channel as c, connection, AMQPClass};
+use warren_codec::{encode, Frame, FrameKind, ShortString};
+use warren_core::{Broker, BrokerError, Queue};
+
+use crate::channel::{Channel, Fault};
+use crate::handshake::{codec_error, handshake, HandshakeError};
+use crate::outbox::Outgoing;
+use crate::session::Session;
+
+/// Output beyond this many bytes stops reading input and draining deliveries
+/// until the socket takes it.
+const OUT_HIGH_WATER: usize = 1 << 20;
+/// Most bytes read from the socket in one wake-up before processing them.
+const READ_CHUNK: usize = 256 * 1024;
+/// How long to wait for connection.close-ok after sending connection.close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What ends the main loop.
+enum Phase {
+    /// Normal operation.
+    Open,
+    /// connection.close sent; waiting for close-ok until the deadline.
+    Closing(Instant),
+    /// Flush what is buffered, then drop the socket.
+    Finishing,
+}
+
+struct Connection {
+    session: Session,
+    peer: SocketAddr,
+    channels: HashMap<u16, Channel>,
+    input: BytesMut,
+    pending: VecDeque<Outgoing>,
+    heartbeat: Duration,
+    last_read: Instant,
+    last_write: Instant,
+    phase: Phase,
+}
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let timeout = broker.config.handshake_timeout;
+    let handshake = match tokio::time::timeout(timeout, handshake(&mut stream, peer, &broker)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(HandshakeError::Refused(e))) => {
+            tracing::warn!(%peer, "closing AMQP connection during handshake: {e}");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "AMQP handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "closing AMQP connection: handshake timeout after {timeout:?}");
+            return;
+        }
+    };
+    tracing::debug!(%peer, user = %handshake.session.user, vhost = %handshake.session.vhost.name, "AMQP connection opened");
+    let now = Instant::now();
+    let mut conn = Connection {
+        session: handshake.session,
+        peer,
+        channels: HashMap::new(),
+        input: handshake.input,
+        pending: VecDeque::new(),
+        heartbeat: Duration::from_secs(handshake.heartbeat as u64),
+        last_read: now,
+        last_write: now,
+        phase: Phase::Open,
+    };
+    if let Err(e) = conn.run(&stream, &mut shutdown).await {
+        tracing::debug!(%peer, "AMQP connection socket error: {e}");
+    }
+    conn.cleanup();
+    tracing::debug!(%peer, "AMQP connection closed");
+}
+
+impl Connection {
+    async fn run(&mut self, stream: &TcpStream, shutdown: &mut watch::Receiver<bool>) -> std::io::Result<()> {
+        let outbox = self.session.outbox.clone();
+        if *shutdown.borrow() {
+            self.close_connection(force_shutdown(), (0, 0));
+        }
+        loop {
+            self.drain_outbox();
+            self.flush(stream)?;
+            if matches!(self.phase, Phase::Finishing) && self.session.out.is_empty() {
+                return Ok(());
+            }
+            let room = self.session.out.len() < OUT_HIGH_WATER;
+            let deadline = self.next_deadline();
+            tokio::select! {
+                ready = stream.readable(), if room && !matches!(self.phase, Phase::Finishing) => {
+                    ready?;
+                    if !self.read(stream)? {
+                        return Ok(());
+                    }
+                    self.process_input();
+                }
+                ready = stream.writable(), if !self.session.out.is_empty() => ready?,
+                _ = outbox.wait(), if room => {}
+                changed = shutdown.changed(), if matches!(self.phase, Phase::Open) => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        self.close_connection(force_shutdown(), (0, 0));
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if !self.on_timer() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what the socket has; false when the peer closed it.
+    fn read(&mut self, stream: &TcpStream) -> std::io::Result<bool> {
+        let mut total = 0;
+        while total < READ_CHUNK {
+            if self.input.capacity() - self.input.len() < 16 * 1024 {
+                self.input.reserve(64 * 1024);
+            }
+            match stream.try_read_buf(&mut self.input) {
+                Ok(0) => return Ok(false),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if total > 0 {
+            self.last_read = Instant::now();
+        }
+        Ok(true)
+    }
+
+    fn flush(&mut self, stream: &TcpStream) -> std::io::Result<()> {
+        while !self.session.out.is_empty() {
+            match stream.try_write(&self.session.out) {
+                Ok(n) => {
+                    self.session.out.advance(n);
+                    self.last_write = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.session.out.is_empty() && self.session.out.capacity() > 4 * OUT_HIGH_WATER {
+            self.session.out = BytesMut::with_capacity(16 * 1024);
+        }
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Closing(deadline) => deadline,
+            _ if self.heartbeat.is_zero() => Instant::now() + Duration::from_secs(3600),
+            _ => (self.last_write + self.heartbeat / 2).min(self.last_read + self.heartbeat * 2),
+        }
+    }
+
+    /// Sends a heartbeat when idle, gives up on a silent peer or an unanswered
+    /// close; false ends the connection.
+    fn on_timer(&mut self) -> bool {
+        let now = Instant::now();
+        if let Phase::Closing(deadline) = self.phase {
+            return now < deadline;
+        }
+        if self.heartbeat.is_zero() {
+            return true;
+        }
+        if now >= self.last_read + self.heartbeat * 2 {
+            tracing::warn!(peer = %self.peer, "missed heartbeats from client, timeout: {}s", self.heartbeat.as_secs());
+            return false;
+        }
+        if now >= self.last_write + self.heartbeat / 2 {
+            encode::write_heartbeat(&mut self.session.out);
+        }
+        true
+    }
+
+    fn process_input(&mut self) {
+        loop {
+            if matches!(self.phase, Phase::Finishing) {
+                self.input.clear();
+                break;
+            }
+            match decode_frame(&mut self.input, self.session.frame_max) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                Ok(None) => break,
+                Err(e) => {
+                    self.input.clear();
+                    self.close_connection(codec_error(e), (0, 0));
+                    break;
+                }
+            }
+        }
+        for channel in self.channels.values_mut() {
+            channel.flush_confirms(&mut self.session);
+        }
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        if let Phase::Closing(_) = self.phase {
+            self.while_closing(frame);
+            return;
+        }
+        if frame.channel == 0 {
+            self.handle_connection_frame(frame);
+            return;
+        }
+        let ids = method_ids(&frame.payload).unwrap_or((0, 0));
+        let is_method = frame.kind == FrameKind::Method;
+        let Some(channel) = self.channels.get_mut(&frame.channel) else {
+            if is_method && ids == (20, 10) {
+                self.open_channel(frame.channel);
+            } else {
+                self.close_connection(BrokerError::ChannelError("expected 'channel.open'".into()), ids);
+            }
+            return;
+        };
+        if is_method && ids == (20, 40) {
+            self.close_channel_by_client(frame.channel);
+            return;
+        }
+        if channel.closing {
+            if is_method && ids == (20, 41) {
+                self.channels.remove(&frame.channel);
+            }
+            return;
+        }
+        let channel_id = frame.channel;
+        if let Err(fault) = channel.handle_frame(frame, &mut self.session) {
+            self.fail(channel_id, fault);
+        }
+    }
+
+    fn fail(&mut self, channel_id: u16, fault: Fault) {
+        let ids = (fault.class_id, fault.method_id);
+        if fault.error.closes_connection() {
+            self.close_connection(fault.error, ids);
+            return;
+        }
+        tracing::debug!(peer = %self.peer, channel = channel_id, "channel error: {}", fault.error);
+        if let Some(channel) = self.channels.get_mut(&channel_id) {
+            channel.release(&mut self.session);
+            channel.closing = true;
+            let close = c::Close {
+                reply_code: fault.error.reply_code(),
+                reply_text: ShortString::from(fault.error.to_string()),
+                class_id: ids.0,
+                method_id: ids.1,
+            };
+            self.session.send(channel_id, AMQPClass::Channel(c::AMQPMethod::Close(close)));
+        }
+    }
+
+    fn open_channel(&mut self, id: u16) {
+        let max = self.session.channel_max;
+        if id > max {
+            let e = BrokerError::NotAllowed(format!("channel number {id} exceeds the negotiated channel_max ({max})"));
+            self.close_connection(e, (20, 10));
+            return;
+        }
+        self.channels.insert(id, Channel::new(id));
+        self.session.send(id, AMQPClass::Channel(c::AMQPMethod::OpenOk(c::OpenOk {})));
+    }
+
+    fn close_channel_by_client(&mut self, id: u16) {
+        if let Some(mut channel) = self.channels.remove(&id) {
+            channel.release(&mut self.session);
+        }
+        self.session.send(id, AMQPClass::Channel(c::AMQPMethod::CloseOk(c::CloseOk {})));
+    }
+
+    fn handle_connection_frame(&mut self, frame: Frame) {
+        match frame.kind {
+            FrameKind::Heartbeat => {}
+            FrameKind::Method => {
+                let ids = method_ids(&frame.payload).unwrap_or((0, 0));
+                match decode_method(frame.payload) {
+                    Ok(Method::Other(AMQPClass::Connection(m))) => self.handle_connection_method(m, ids),
+                    Ok(_) => self.close_connection(
+                        BrokerError::CommandInvalid("only connection methods are allowed on channel 0".into()),
+                        ids,
+                    ),
+                    Err(e) => self.close_connection(codec_error(e), ids),
+                }
+            }
+            _ => self.close_connection(
+                BrokerError::UnexpectedFrame("content frame on channel 0".into()),
+                (0, 0),
+            ),
+        }
+    }
+
+    fn handle_connection_method(&mut self, m: connection::AMQPMethod, ids: (u16, u16)) {
+        match m {
+            connection::AMQPMethod::Close(close) => {
+                tracing::debug!(peer = %self.peer, "client closed connection: {} {}", close.reply_code, close.reply_text.as_str());
+                self.release_channels();
+                self.session
+                    .send(0, AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})));
+                self.phase = Phase::Finishing;
+            }
+            connection::AMQPMethod::CloseOk(_) => {}
+            connection::AMQPMethod::UpdateSecret(_) => self.close_connection(
+                BrokerError::NotImplemented("connection.update-secret: no token authentication backend".into()),
+                ids,
+            ),
+            _ => self.close_connection(
+                BrokerError::CommandInvalid("connection method not valid after the handshake".into()),
+                ids,
+            ),
+        }
+    }
+
+    /// Frames arriving after we sent connection.close: only close-ok (or the
+    /// client's own close) matters.
+    fn while_closing(&mut self, frame: Frame) {
+        if frame.channel != 0 || frame.kind != FrameKind::Method {
+            return;
+        }
+        match method_ids(&frame.payload) {
+            Ok((10, 51)) => self.phase = Phase::Finishing,
+            Ok((10, 50)) => {
+                self.session
+                    .send(0, AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})));
+                self.phase = Phase::Finishing;
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends connection.close for `error` and stops processing other frames.
+    fn close_connection(&mut self, error: BrokerError, ids: (u16, u16)) {
+        if !matches!(self.phase, Phase::Open) {
+            return;
+        }
+        tracing::warn!(peer = %self.peer, "closing AMQP connection: {error}");
+        self.release_channels();
+        let close = connection::Close {
+            reply_code: error.reply_code(),
+            reply_text: ShortString::from(error.to_string()),
+            class_id: ids.0,
+            method_id: ids.1,
+        };
+        self.session.send(0, AMQPClass::Connection(connection::AMQPMethod::Close(close)));
+        self.phase = Phase::Closing(Instant::now() + CLOSE_TIMEOUT);
+    }
+
+    fn release_channels(&mut self) {
+        for (_, mut channel) in self.channels.drain() {
+            channel.release(&mut self.session);
+        }
+    }
+
+    /// Moves deliveries from the outbox into the output buffer while it has room.
+    fn drain_outbox(&mut self) {
+        let mut batch = Vec::new();
+        self.session.outbox.drain_into(&mut batch);
+        self.pending.extend(batch);
+        let mut written = 0;
+        while self.session.out.len() < OUT_HIGH_WATER {
+            let Some(item) = self.pending.pop_front() else { break };
+            match item {
+                Outgoing::Deliver(d) => {
+                    written += 1;
+                    match self.channels.get_mut(&d.consumer.channel) {
+                        Some(channel) if channel.owns(&d.consumer) => channel.write_delivery(d, &mut self.session),
+                        _ => return_undelivered(d),
+                    }
+                }
+                Outgoing::Cancel(consumer) => {
+                    if let Some(channel) = self.channels.get_mut(&consumer.channel) {
+                        channel.consumer_cancelled(&consumer, &mut self.session);
+                    }
+                }
+            }
+        }
+        if written > 0 && self.session.outbox.written(written) {
+            self.channels.values().for_each(Channel::kick_queues);
+        }
+    }
+
+    /// Gives everything back: channels' unacked messages and undelivered
+    /// deliveries return to their queues; exclusive queues are deleted.
+    fn cleanup(&mut self) {
+        self.release_channels();
+        let mut batch = Vec::new();
+        self.session.outbox.drain_into(&mut batch);
+        self.pending.extend(batch);
+        for item in self.pending.drain(..) {
+            if let Outgoing::Deliver(d) = item {
+                return_undelivered(d);
+            }
+        }
+        let exclusive: Vec<Arc<Queue>> = std::mem::take(&mut self.session.exclusive_queues);
+        for queue in exclusive {
+            self.session.vhost.remove_queue(&queue);
+        }
+    }
+}
+
+/// A delivery that could not be written (its consumer or channel is gone) goes
+/// back to its queue as if it had never left.
+fn return_undelivered(d: warren_core::Delivery) {
+    d.consumer.settle(1);
+    d.queue.requeue_undelivered(d.message, !d.consumer.no_ack);
+}
+
+fn force_shutdown() -> BrokerError {
+    BrokerError::ConnectionForced("broker forced connection closure with reason 'shutdown'".into())
+}

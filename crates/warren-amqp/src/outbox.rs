@@ -1,0 +1,74 @@
+//! The connection's outbox: where queues (running on other tasks) leave
+//! deliveries and cancellations for the connection task to write.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use warren_core::{Consumer, Delivery, DeliverySink};
+
+/// Deliveries buffered beyond this many make the outbox report itself full, so
+/// queues stop dispatching to this connection until it catches up.
+pub const OUTBOX_HIGH_WATER: usize = 4096;
+
+/// Something a queue wants the connection to send.
+pub enum Outgoing {
+    /// A message for a consumer.
+    Deliver(Delivery),
+    /// The broker cancelled a consumer (its queue went away).
+    Cancel(Arc<Consumer>),
+}
+
+/// A multi-producer, single-consumer mailbox with a wake-up for the connection.
+#[derive(Default)]
+pub struct Outbox {
+    items: Mutex<Vec<Outgoing>>,
+    pending: AtomicUsize,
+    notify: Notify,
+}
+
+impl Outbox {
+    /// Waits until something has been put in the outbox.
+    pub async fn wait(&self) {
+        self.notify.notified().await
+    }
+
+    /// Takes everything queued so far, in order, into `into`.
+    pub fn drain_into(&self, into: &mut Vec<Outgoing>) {
+        let mut items = self.items.lock();
+        std::mem::swap(&mut *items, into);
+    }
+
+    /// Marks `n` drained deliveries as written to the socket buffer; returns true
+    /// if the outbox went from full to having room (queues should dispatch again).
+    pub fn written(&self, n: usize) -> bool {
+        let before = self.pending.fetch_sub(n, Ordering::AcqRel);
+        before >= OUTBOX_HIGH_WATER && before - n < OUTBOX_HIGH_WATER
+    }
+
+    fn push(&self, item: Outgoing) {
+        let mut items = self.items.lock();
+        let was_empty = items.is_empty();
+        items.push(item);
+        drop(items);
+        if was_empty {
+            self.notify.notify_one();
+        }
+    }
+}
+
+impl DeliverySink for Outbox {
+    fn deliver(&self, delivery: Delivery) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.push(Outgoing::Deliver(delivery));
+    }
+
+    fn cancel(&self, consumer: Arc<Consumer>) {
+        self.push(Outgoing::Cancel(consumer));
+    }
+
+    fn is_writable(&self) -> bool {
+        self.pending.load(Ordering::Acquire) < OUTBOX_HIGH_WATER
+    }
+}

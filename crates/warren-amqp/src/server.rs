@@ -1,0 +1,86 @@
+//! The AMQP listener: accepts sockets, spawns a task per connection, and on
+//! shutdown closes every connection with 320 CONNECTION_FORCED.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use warren_core::Broker;
+
+use crate::connection;
+
+/// A bound but not yet serving AMQP listener.
+pub struct Server {
+    listener: TcpListener,
+    broker: Arc<Broker>,
+}
+
+/// A running listener; dropping it does not stop it, [`ServerHandle::shutdown`] does.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks an ephemeral port).
+    pub async fn bind(broker: Arc<Broker>, addr: SocketAddr) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server { listener, broker })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Starts accepting connections in a background task.
+    pub fn start(self) -> ServerHandle {
+        let addr = self.local_addr();
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(self.listener, self.broker, rx));
+        ServerHandle { addr, shutdown: tx, task }
+    }
+}
+
+impl ServerHandle {
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every connection with 320 CONNECTION_FORCED and
+    /// waits (up to a few seconds) for them to finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(connection::serve(stream, peer, broker.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        connections.abort_all();
+    }
+}

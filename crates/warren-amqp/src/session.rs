@@ -1,0 +1,53 @@
+//! Connection-wide state that channel handlers need: who is connected, to which
+//! vhost, negotiated limits, the output buffer and the outbox.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use warren_codec::{encode, AMQPClass};
+use warren_core::{Broker, Queue, VHost};
+
+use crate::outbox::Outbox;
+
+/// Capabilities the client announced in `connection.start-ok`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientCapabilities {
+    /// The client understands a server-sent `basic.cancel`.
+    pub consumer_cancel_notify: bool,
+}
+
+/// State shared by all channels of one connection.
+pub struct Session {
+    /// Broker-unique connection id.
+    pub id: u64,
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// The vhost opened by `connection.open`.
+    pub vhost: Arc<VHost>,
+    /// Authenticated user name.
+    pub user: String,
+    /// Negotiated frame_max (bytes, including framing).
+    pub frame_max: usize,
+    /// Negotiated channel_max.
+    pub channel_max: u16,
+    /// What the client supports.
+    pub capabilities: ClientCapabilities,
+    /// Where queues leave deliveries for this connection.
+    pub outbox: Arc<Outbox>,
+    /// Exclusive queues declared by this connection (deleted when it closes).
+    pub exclusive_queues: Vec<Arc<Queue>>,
+    /// Bytes waiting to be written to the socket.
+    pub out: BytesMut,
+}
+
+impl Session {
+    /// Appends a method frame to the output buffer.
+    pub fn send(&mut self, channel: u16, method: AMQPClass) {
+        encode::write_method(&mut self.out, channel, &method);
+    }
+
+    /// Forgets an exclusive queue that was deleted explicitly.
+    pub fn forget_exclusive(&mut self, queue: &Arc<Queue>) {
+        self.exclusive_queues.retain(|q| !Arc::ptr_eq(q, queue));
+    }
+}
