@@ -54,10 +54,16 @@ struct Connection {
 }
 
 /// Serves one accepted socket until it closes.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let timeout = broker.config.handshake_timeout;
-    let handshake = match tokio::time::timeout(timeout, handshake(&mut stream, peer, &broker)).await {
+    let handshake = match tokio::time::timeout(timeout, handshake(&mut stream, peer, &broker)).await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(HandshakeError::Refused(e))) => {
             tracing::warn!(%peer, "closing AMQP connection during handshake: {e}");
@@ -93,7 +99,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>,
 }
 
 impl Connection {
-    async fn run(&mut self, stream: &TcpStream, shutdown: &mut watch::Receiver<bool>) -> std::io::Result<()> {
+    async fn run(
+        &mut self,
+        stream: &TcpStream,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
         let outbox = self.session.outbox.clone();
         if *shutdown.borrow() {
             self.close_connection(force_shutdown(), (0, 0));
@@ -231,7 +241,10 @@ impl Connection {
             if is_method && ids == (20, 10) {
                 self.open_channel(frame.channel);
             } else {
-                self.close_connection(BrokerError::ChannelError("expected 'channel.open'".into()), ids);
+                self.close_connection(
+                    BrokerError::ChannelError("expected 'channel.open'".into()),
+                    ids,
+                );
             }
             return;
         };
@@ -267,26 +280,33 @@ impl Connection {
                 class_id: ids.0,
                 method_id: ids.1,
             };
-            self.session.send(channel_id, AMQPClass::Channel(c::AMQPMethod::Close(close)));
+            self.session
+                .send(channel_id, AMQPClass::Channel(c::AMQPMethod::Close(close)));
         }
     }
 
     fn open_channel(&mut self, id: u16) {
         let max = self.session.channel_max;
         if id > max {
-            let e = BrokerError::NotAllowed(format!("channel number {id} exceeds the negotiated channel_max ({max})"));
+            let e = BrokerError::NotAllowed(format!(
+                "channel number {id} exceeds the negotiated channel_max ({max})"
+            ));
             self.close_connection(e, (20, 10));
             return;
         }
         self.channels.insert(id, Channel::new(id));
-        self.session.send(id, AMQPClass::Channel(c::AMQPMethod::OpenOk(c::OpenOk {})));
+        self.session
+            .send(id, AMQPClass::Channel(c::AMQPMethod::OpenOk(c::OpenOk {})));
     }
 
     fn close_channel_by_client(&mut self, id: u16) {
         if let Some(mut channel) = self.channels.remove(&id) {
             channel.release(&mut self.session);
         }
-        self.session.send(id, AMQPClass::Channel(c::AMQPMethod::CloseOk(c::CloseOk {})));
+        self.session.send(
+            id,
+            AMQPClass::Channel(c::AMQPMethod::CloseOk(c::CloseOk {})),
+        );
     }
 
     fn handle_connection_frame(&mut self, frame: Frame) {
@@ -295,9 +315,13 @@ impl Connection {
             FrameKind::Method => {
                 let ids = method_ids(&frame.payload).unwrap_or((0, 0));
                 match decode_method(frame.payload) {
-                    Ok(Method::Other(AMQPClass::Connection(m))) => self.handle_connection_method(m, ids),
+                    Ok(Method::Other(AMQPClass::Connection(m))) => {
+                        self.handle_connection_method(m, ids)
+                    }
                     Ok(_) => self.close_connection(
-                        BrokerError::CommandInvalid("only connection methods are allowed on channel 0".into()),
+                        BrokerError::CommandInvalid(
+                            "only connection methods are allowed on channel 0".into(),
+                        ),
                         ids,
                     ),
                     Err(e) => self.close_connection(codec_error(e), ids),
@@ -315,17 +339,23 @@ impl Connection {
             connection::AMQPMethod::Close(close) => {
                 tracing::debug!(peer = %self.peer, "client closed connection: {} {}", close.reply_code, close.reply_text.as_str());
                 self.release_channels();
-                self.session
-                    .send(0, AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})));
+                self.session.send(
+                    0,
+                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+                );
                 self.phase = Phase::Finishing;
             }
             connection::AMQPMethod::CloseOk(_) => {}
             connection::AMQPMethod::UpdateSecret(_) => self.close_connection(
-                BrokerError::NotImplemented("connection.update-secret: no token authentication backend".into()),
+                BrokerError::NotImplemented(
+                    "connection.update-secret: no token authentication backend".into(),
+                ),
                 ids,
             ),
             _ => self.close_connection(
-                BrokerError::CommandInvalid("connection method not valid after the handshake".into()),
+                BrokerError::CommandInvalid(
+                    "connection method not valid after the handshake".into(),
+                ),
                 ids,
             ),
         }
@@ -340,8 +370,10 @@ impl Connection {
         match method_ids(&frame.payload) {
             Ok((10, 51)) => self.phase = Phase::Finishing,
             Ok((10, 50)) => {
-                self.session
-                    .send(0, AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})));
+                self.session.send(
+                    0,
+                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+                );
                 self.phase = Phase::Finishing;
             }
             _ => {}
@@ -361,7 +393,10 @@ impl Connection {
             class_id: ids.0,
             method_id: ids.1,
         };
-        self.session.send(0, AMQPClass::Connection(connection::AMQPMethod::Close(close)));
+        self.session.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Close(close)),
+        );
         self.phase = Phase::Closing(Instant::now() + CLOSE_TIMEOUT);
     }
 
@@ -378,12 +413,16 @@ impl Connection {
         self.pending.extend(batch);
         let mut written = 0;
         while self.session.out.len() < OUT_HIGH_WATER {
-            let Some(item) = self.pending.pop_front() else { break };
+            let Some(item) = self.pending.pop_front() else {
+                break;
+            };
             match item {
                 Outgoing::Deliver(d) => {
                     written += 1;
                     match self.channels.get_mut(&d.consumer.channel) {
-                        Some(channel) if channel.owns(&d.consumer) => channel.write_delivery(d, &mut self.session),
+                        Some(channel) if channel.owns(&d.consumer) => {
+                            channel.write_delivery(d, &mut self.session)
+                        }
                         _ => return_undelivered(d),
                     }
                 }

@@ -10,7 +10,9 @@ use tokio::net::TcpStream;
 use warren_codec::frame::{decode_frame, FRAME_MIN_SIZE};
 use warren_codec::method::{decode_method, Method};
 use warren_codec::spec::{connection, AMQPClass};
-use warren_codec::{encode, AMQPValue, FieldTable, FrameKind, LongString, ShortString, PROTOCOL_HEADER};
+use warren_codec::{
+    encode, AMQPValue, FieldTable, FrameKind, LongString, ShortString, PROTOCOL_HEADER,
+};
 use warren_core::{Broker, BrokerError};
 
 use crate::outbox::Outbox;
@@ -63,7 +65,10 @@ fn server_properties() -> FieldTable {
     props.insert("version".into(), text(env!("CARGO_PKG_VERSION")));
     props.insert("platform".into(), text("Rust / tokio"));
     props.insert("copyright".into(), text("Warren contributors"));
-    props.insert("information".into(), text("Licensed under the Apache License 2.0"));
+    props.insert(
+        "information".into(),
+        text("Licensed under the Apache License 2.0"),
+    );
     props.insert("cluster_name".into(), text("warren"));
     props
 }
@@ -88,13 +93,19 @@ impl Wire<'_> {
                 Ok(Some(frame)) if frame.kind == FrameKind::Method && frame.channel == 0 => {
                     return match decode_method(frame.payload) {
                         Ok(Method::Other(class)) => Ok(class),
-                        Ok(_) => Err(self.refuse(BrokerError::CommandInvalid("unexpected method during handshake".into())).await),
+                        Ok(_) => Err(self
+                            .refuse(BrokerError::CommandInvalid(
+                                "unexpected method during handshake".into(),
+                            ))
+                            .await),
                         Err(e) => Err(self.refuse(codec_error(e)).await),
                     };
                 }
                 Ok(Some(_)) => {
                     return Err(self
-                        .refuse(BrokerError::UnexpectedFrame("non-method frame during handshake".into()))
+                        .refuse(BrokerError::UnexpectedFrame(
+                            "non-method frame during handshake".into(),
+                        ))
                         .await)
                 }
                 Ok(None) => {
@@ -117,7 +128,11 @@ impl Wire<'_> {
         }));
         if self.send(close).await.is_ok() {
             let mut sink = [0u8; 512];
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), self.stream.read(&mut sink)).await;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(500),
+                self.stream.read(&mut sink),
+            )
+            .await;
         }
         HandshakeError::Refused(error)
     }
@@ -126,7 +141,10 @@ impl Wire<'_> {
 /// Maps a decoding failure to the broker error RabbitMQ answers it with.
 pub fn codec_error(e: warren_codec::CodecError) -> BrokerError {
     let text = e.to_string();
-    let text = text.split_once(" - ").map(|(_, t)| t.to_string()).unwrap_or(text);
+    let text = text
+        .split_once(" - ")
+        .map(|(_, t)| t.to_string())
+        .unwrap_or(text);
     match e.reply_code() {
         540 => BrokerError::NotImplemented(text),
         502 => BrokerError::SyntaxError(text),
@@ -135,7 +153,11 @@ pub fn codec_error(e: warren_codec::CodecError) -> BrokerError {
 }
 
 /// Runs the handshake on a freshly accepted socket.
-pub async fn handshake(stream: &mut TcpStream, peer: SocketAddr, broker: &Arc<Broker>) -> Result<Handshake, HandshakeError> {
+pub async fn handshake(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    broker: &Arc<Broker>,
+) -> Result<Handshake, HandshakeError> {
     let mut header = [0u8; 8];
     let mut got = 0;
     while got < 8 {
@@ -153,32 +175,50 @@ pub async fn handshake(stream: &mut TcpStream, peer: SocketAddr, broker: &Arc<Br
         stream,
         input: BytesMut::with_capacity(4096),
     };
-    wire.send(AMQPClass::Connection(connection::AMQPMethod::Start(connection::Start {
-        version_major: 0,
-        version_minor: 9,
-        server_properties: server_properties(),
-        mechanisms: LongString::from(b"PLAIN AMQPLAIN".to_vec()),
-        locales: LongString::from(b"en_US".to_vec()),
-    })))
+    wire.send(AMQPClass::Connection(connection::AMQPMethod::Start(
+        connection::Start {
+            version_major: 0,
+            version_minor: 9,
+            server_properties: server_properties(),
+            mechanisms: LongString::from(b"PLAIN AMQPLAIN".to_vec()),
+            locales: LongString::from(b"en_US".to_vec()),
+        },
+    )))
     .await?;
     let (user, capabilities) = match wire.next_method().await? {
-        AMQPClass::Connection(connection::AMQPMethod::StartOk(ok)) => match authenticate(broker, &ok, peer) {
-            Ok(user) => (user, client_capabilities(&ok.client_properties)),
-            Err(e) => return Err(wire.refuse(e).await),
-        },
-        _ => return Err(wire.refuse(BrokerError::CommandInvalid("expected connection.start-ok".into())).await),
+        AMQPClass::Connection(connection::AMQPMethod::StartOk(ok)) => {
+            match authenticate(broker, &ok, peer) {
+                Ok(user) => (user, client_capabilities(&ok.client_properties)),
+                Err(e) => return Err(wire.refuse(e).await),
+            }
+        }
+        _ => {
+            return Err(wire
+                .refuse(BrokerError::CommandInvalid(
+                    "expected connection.start-ok".into(),
+                ))
+                .await)
+        }
     };
     let config = &broker.config;
     let server_heartbeat = config.heartbeat.as_secs().min(u16::MAX as u64) as u16;
-    wire.send(AMQPClass::Connection(connection::AMQPMethod::Tune(connection::Tune {
-        channel_max: config.channel_max,
-        frame_max: config.frame_max,
-        heartbeat: server_heartbeat,
-    })))
+    wire.send(AMQPClass::Connection(connection::AMQPMethod::Tune(
+        connection::Tune {
+            channel_max: config.channel_max,
+            frame_max: config.frame_max,
+            heartbeat: server_heartbeat,
+        },
+    )))
     .await?;
     let tune = match wire.next_method().await? {
         AMQPClass::Connection(connection::AMQPMethod::TuneOk(t)) => t,
-        _ => return Err(wire.refuse(BrokerError::CommandInvalid("expected connection.tune-ok".into())).await),
+        _ => {
+            return Err(wire
+                .refuse(BrokerError::CommandInvalid(
+                    "expected connection.tune-ok".into(),
+                ))
+                .await)
+        }
     };
     let frame_max = match negotiate_frame_max(tune.frame_max, config.frame_max) {
         Ok(f) => f,
@@ -189,16 +229,30 @@ pub async fn handshake(stream: &mut TcpStream, peer: SocketAddr, broker: &Arc<Br
         n => n.min(config.channel_max),
     };
     let vhost_name = match wire.next_method().await? {
-        AMQPClass::Connection(connection::AMQPMethod::Open(open)) => open.virtual_host.as_str().to_string(),
-        _ => return Err(wire.refuse(BrokerError::CommandInvalid("expected connection.open".into())).await),
+        AMQPClass::Connection(connection::AMQPMethod::Open(open)) => {
+            open.virtual_host.as_str().to_string()
+        }
+        _ => {
+            return Err(wire
+                .refuse(BrokerError::CommandInvalid(
+                    "expected connection.open".into(),
+                ))
+                .await)
+        }
     };
-    let vhost_name = if vhost_name.is_empty() { config.default_vhost.clone() } else { vhost_name };
+    let vhost_name = if vhost_name.is_empty() {
+        config.default_vhost.clone()
+    } else {
+        vhost_name
+    };
     let vhost = match broker.open_vhost(&user, &vhost_name) {
         Ok(v) => v,
         Err(e) => return Err(wire.refuse(e).await),
     };
-    wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(connection::OpenOk {})))
-        .await?;
+    wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
+        connection::OpenOk {},
+    )))
+    .await?;
     let session = Session {
         id: broker.next_connection_id(),
         broker: broker.clone(),
@@ -235,7 +289,11 @@ fn negotiate_frame_max(client: u32, server: u32) -> Result<u32, BrokerError> {
     Ok(client)
 }
 
-fn authenticate(broker: &Broker, ok: &connection::StartOk, peer: SocketAddr) -> Result<String, BrokerError> {
+fn authenticate(
+    broker: &Broker,
+    ok: &connection::StartOk,
+    peer: SocketAddr,
+) -> Result<String, BrokerError> {
     let response = ok.response.as_bytes();
     let (user, pass) = match ok.mechanism.as_str() {
         "PLAIN" => parse_plain(response),
@@ -246,13 +304,20 @@ fn authenticate(broker: &Broker, ok: &connection::StartOk, peer: SocketAddr) -> 
             )))
         }
     }
-    .ok_or_else(|| BrokerError::AccessRefused(format!("{} login response is malformed", ok.mechanism.as_str())))?;
+    .ok_or_else(|| {
+        BrokerError::AccessRefused(format!(
+            "{} login response is malformed",
+            ok.mechanism.as_str()
+        ))
+    })?;
     broker
         .users
         .authenticate(&user, &pass, Some(peer.ip()))
         .map(|u| u.name)
         .map_err(|e| match e {
-            BrokerError::AccessRefused(text) => BrokerError::AccessRefused(text.replace("PLAIN", ok.mechanism.as_str())),
+            BrokerError::AccessRefused(text) => {
+                BrokerError::AccessRefused(text.replace("PLAIN", ok.mechanism.as_str()))
+            }
             other => other,
         })
 }
@@ -270,7 +335,8 @@ fn parse_plain(response: &[u8]) -> Option<(String, String)> {
 fn parse_amqplain(response: &[u8]) -> Option<(String, String)> {
     let mut framed = (response.len() as u32).to_be_bytes().to_vec();
     framed.extend_from_slice(response);
-    let (_, table) = warren_codec::properties::parse_field_table(Bytes::from(framed).as_ref()).ok()?;
+    let (_, table) =
+        warren_codec::properties::parse_field_table(Bytes::from(framed).as_ref()).ok()?;
     let get = |k: &str| table.inner().get(k).and_then(warren_core::args::as_str);
     Some((get("LOGIN")?, get("PASSWORD")?))
 }
@@ -292,7 +358,10 @@ mod tests {
 
     #[test]
     fn plain_and_amqplain_responses() {
-        assert_eq!(parse_plain(b"\0guest\0pw"), Some(("guest".into(), "pw".into())));
+        assert_eq!(
+            parse_plain(b"\0guest\0pw"),
+            Some(("guest".into(), "pw".into()))
+        );
         assert_eq!(parse_plain(b"guest"), None);
         let mut t = Vec::new();
         for (k, v) in [("LOGIN", "u"), ("PASSWORD", "p")] {

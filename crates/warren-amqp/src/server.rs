@@ -34,7 +34,9 @@ impl Server {
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Starts accepting connections in a background task.
@@ -42,7 +44,11 @@ impl Server {
         let addr = self.local_addr();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(self.listener, self.broker, rx));
-        ServerHandle { addr, shutdown: tx, task }
+        ServerHandle {
+            addr,
+            shutdown: tx,
+            task,
+        }
     }
 }
 
@@ -60,7 +66,11 @@ impl ServerHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -80,7 +90,10 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut shutdown: w
     }
     drop(listener);
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
         connections.abort_all();
     }
 }

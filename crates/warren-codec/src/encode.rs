@@ -146,7 +146,13 @@ pub fn write_return(
 }
 
 /// Writes a publisher confirm: `basic.ack` (or `basic.nack` when `ack` is false).
-pub fn write_confirm(buf: &mut BytesMut, channel: u16, delivery_tag: u64, multiple: bool, ack: bool) {
+pub fn write_confirm(
+    buf: &mut BytesMut,
+    channel: u16,
+    delivery_tag: u64,
+    multiple: bool,
+    ack: bool,
+) {
     let start = begin_frame(buf, FrameKind::Method, channel);
     buf.put_u16(60);
     if ack {

@@ -113,9 +113,15 @@ mod tests {
     #[test]
     fn rejects_bad_frame_end_and_type_and_size() {
         let mut buf = frame_bytes(1, 0, b"x", 0xAB);
-        assert_eq!(decode_frame(&mut buf, 0), Err(CodecError::BadFrameEnd(0xAB)));
+        assert_eq!(
+            decode_frame(&mut buf, 0),
+            Err(CodecError::BadFrameEnd(0xAB))
+        );
         let mut buf = frame_bytes(9, 0, b"x", FRAME_END);
-        assert_eq!(decode_frame(&mut buf, 0), Err(CodecError::UnknownFrameType(9)));
+        assert_eq!(
+            decode_frame(&mut buf, 0),
+            Err(CodecError::UnknownFrameType(9))
+        );
         let mut buf = frame_bytes(3, 0, &[0; 100], FRAME_END);
         assert!(matches!(
             decode_frame(&mut buf, 50),

@@ -203,7 +203,9 @@ mod tests {
     #[test]
     fn truncated_properties_fail_validation() {
         let raw = encode_properties(&AMQPProperties::default().with_reply_to("abc".into()));
-        assert!(RawProperties::new(&raw[..raw.len() - 1]).validate().is_err());
+        assert!(RawProperties::new(&raw[..raw.len() - 1])
+            .validate()
+            .is_err());
         assert!(RawProperties::new(&[0x00]).validate().is_err());
     }
 }

@@ -102,7 +102,11 @@ fn same(a: &AMQPValue, b: &AMQPValue) -> bool {
 
 /// Finds the first argument among `keys` whose value differs between the
 /// existing declaration and a new one; returns (key, received, current) texts.
-pub fn first_difference(keys: &[&str], current: &FieldTable, received: &FieldTable) -> Option<(String, String, String)> {
+pub fn first_difference(
+    keys: &[&str],
+    current: &FieldTable,
+    received: &FieldTable,
+) -> Option<(String, String, String)> {
     let describe = |v: Option<&AMQPValue>| match v {
         Some(v) => format!("the value '{}' of type '{}'", render(v), type_name(v)),
         None => "none".to_string(),
@@ -128,19 +132,28 @@ mod tests {
         let mut a = FieldTable::default();
         a.insert(ShortString::from("x-message-ttl"), AMQPValue::LongInt(1000));
         let mut b = FieldTable::default();
-        b.insert(ShortString::from("x-message-ttl"), AMQPValue::LongLongInt(1000));
+        b.insert(
+            ShortString::from("x-message-ttl"),
+            AMQPValue::LongLongInt(1000),
+        );
         assert_eq!(first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &b), None);
-        b.insert(ShortString::from("x-message-ttl"), AMQPValue::LongLongInt(5));
+        b.insert(
+            ShortString::from("x-message-ttl"),
+            AMQPValue::LongLongInt(5),
+        );
         let (key, got, cur) = first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &b).unwrap();
         assert_eq!(key, "x-message-ttl");
         assert_eq!(got, "the value '5' of type 'long'");
         assert_eq!(cur, "the value '1000' of type 'signedint'");
         let mut other = FieldTable::default();
         other.insert(ShortString::from("x-custom"), AMQPValue::Boolean(true));
-        assert_eq!(first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &{
-            let mut t = a.clone();
-            t.insert(ShortString::from("x-custom"), AMQPValue::Boolean(true));
-            t
-        }), None);
+        assert_eq!(
+            first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &{
+                let mut t = a.clone();
+                t.insert(ShortString::from("x-custom"), AMQPValue::Boolean(true));
+                t
+            }),
+            None
+        );
     }
 }

@@ -69,28 +69,39 @@ pub struct Users {
 
 impl Users {
     /// A user store holding `default_user` with full permissions on "/".
-    pub fn with_default(default_user: &str, default_pass: &str, loopback_users: Vec<String>) -> Self {
+    pub fn with_default(
+        default_user: &str,
+        default_pass: &str,
+        loopback_users: Vec<String>,
+    ) -> Self {
         let users = Users {
             users: RwLock::new(HashMap::new()),
             permissions: RwLock::new(HashMap::new()),
             loopback_users,
         };
         users.add_user(default_user, default_pass, vec!["administrator".into()]);
-        users.set_permission(default_user, "/", Permission {
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        });
+        users.set_permission(
+            default_user,
+            "/",
+            Permission {
+                configure: ".*".into(),
+                write: ".*".into(),
+                read: ".*".into(),
+            },
+        );
         users
     }
 
     /// Adds or replaces a user.
     pub fn add_user(&self, name: &str, password: &str, tags: Vec<String>) {
-        self.users.write().insert(name.to_string(), User {
-            name: name.to_string(),
-            password_hash: hash_password(password),
-            tags,
-        });
+        self.users.write().insert(
+            name.to_string(),
+            User {
+                name: name.to_string(),
+                password_hash: hash_password(password),
+                tags,
+            },
+        );
     }
 
     /// Sets a user's permissions in a vhost.
@@ -102,7 +113,12 @@ impl Users {
 
     /// Checks a login: the password, and that loopback-only users come from a
     /// loopback address. Failures are 403 ACCESS_REFUSED with RabbitMQ's text.
-    pub fn authenticate(&self, name: &str, password: &str, peer: Option<IpAddr>) -> Result<User, BrokerError> {
+    pub fn authenticate(
+        &self,
+        name: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<User, BrokerError> {
         let refused = || {
             BrokerError::AccessRefused(
                 "Login was refused using authentication mechanism PLAIN. For details see the broker logfile.".into(),

@@ -69,7 +69,10 @@ impl Broker {
             config.loopback_users.clone(),
         );
         let mut vhosts = HashMap::new();
-        vhosts.insert(config.default_vhost.clone(), VHost::new(&config.default_vhost));
+        vhosts.insert(
+            config.default_vhost.clone(),
+            VHost::new(&config.default_vhost),
+        );
         Arc::new(Broker {
             config,
             users,
@@ -105,7 +108,11 @@ impl Broker {
     /// Opens `vhost` for `user`: it must exist and the user must have permissions
     /// there (RabbitMQ answers 530 NOT_ALLOWED otherwise).
     pub fn open_vhost(&self, user: &str, vhost: &str) -> Result<Arc<VHost>, BrokerError> {
-        let refused = || BrokerError::NotAllowed(format!("access to vhost '{vhost}' refused for user '{user}'"));
+        let refused = || {
+            BrokerError::NotAllowed(format!(
+                "access to vhost '{vhost}' refused for user '{user}'"
+            ))
+        };
         let found = self.vhost(vhost).ok_or_else(refused)?;
         self.users.permission(user, vhost).ok_or_else(refused)?;
         Ok(found)

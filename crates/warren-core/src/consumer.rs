@@ -67,7 +67,9 @@ impl ConsumerCredit {
         let limit = self.limit.load(Ordering::Acquire);
         let before = self
             .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            })
             .unwrap_or(0);
         limit != 0 && before >= limit
     }

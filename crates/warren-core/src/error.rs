@@ -97,7 +97,14 @@ impl BrokerError {
     }
 
     /// RabbitMQ's text for a redeclaration with a different property.
-    pub fn inequivalent(arg: &str, what: &str, name: &str, vhost: &str, got: &str, current: &str) -> Self {
+    pub fn inequivalent(
+        arg: &str,
+        what: &str,
+        name: &str,
+        vhost: &str,
+        got: &str,
+        current: &str,
+    ) -> Self {
         BrokerError::PreconditionFailed(format!(
             "inequivalent arg '{arg}' for {what} '{name}' in vhost '{vhost}': received {got} but current is {current}"
         ))

@@ -168,8 +168,9 @@ impl VHost {
         if decl.passive {
             return self.exchange(&decl.name);
         }
-        let kind = ExchangeKind::parse(&decl.kind)
-            .ok_or_else(|| BrokerError::CommandInvalid(format!("invalid exchange type '{}'", decl.kind)))?;
+        let kind = ExchangeKind::parse(&decl.kind).ok_or_else(|| {
+            BrokerError::CommandInvalid(format!("invalid exchange type '{}'", decl.kind))
+        })?;
         if decl.name.is_empty() {
             return Err(default_exchange_refused());
         }
@@ -195,12 +196,21 @@ impl VHost {
         Ok(exchange)
     }
 
-    fn check_exchange_equivalent(&self, x: &Exchange, kind: ExchangeKind, decl: &ExchangeDeclare) -> Result<(), BrokerError> {
+    fn check_exchange_equivalent(
+        &self,
+        x: &Exchange,
+        kind: ExchangeKind,
+        decl: &ExchangeDeclare,
+    ) -> Result<(), BrokerError> {
         let mismatch = |arg: &str, got: String, current: String| {
             BrokerError::inequivalent(arg, "exchange", &x.name, &self.name, &got, &current)
         };
         if x.kind != kind {
-            return Err(mismatch("type", format!("'{}'", kind.as_str()), format!("'{}'", x.kind.as_str())));
+            return Err(mismatch(
+                "type",
+                format!("'{}'", kind.as_str()),
+                format!("'{}'", x.kind.as_str()),
+            ));
         }
         for (arg, got, current) in [
             ("durable", decl.durable, x.options.durable),
@@ -211,9 +221,11 @@ impl VHost {
                 return Err(mismatch(arg, format!("'{got}'"), format!("'{current}'")));
             }
         }
-        if let Some((arg, got, current)) =
-            first_difference(EXCHANGE_EQUIVALENCE_ARGS, &x.options.arguments, &decl.arguments)
-        {
+        if let Some((arg, got, current)) = first_difference(
+            EXCHANGE_EQUIVALENCE_ARGS,
+            &x.options.arguments,
+            &decl.arguments,
+        ) {
             return Err(mismatch(&arg, got, current));
         }
         Ok(())
@@ -249,9 +261,17 @@ impl VHost {
     }
 
     /// `queue.declare` for `connection_id`.
-    pub fn declare_queue(&self, decl: QueueDeclare, connection_id: u64) -> Result<DeclaredQueue, BrokerError> {
+    pub fn declare_queue(
+        &self,
+        decl: QueueDeclare,
+        connection_id: u64,
+    ) -> Result<DeclaredQueue, BrokerError> {
         let generated = decl.name.is_empty();
-        let name = if generated { generate_queue_name() } else { decl.name.clone() };
+        let name = if generated {
+            generate_queue_name()
+        } else {
+            decl.name.clone()
+        };
         if let Some(existing) = self.queues.read().get(name.as_str()).cloned() {
             return self.redeclare_queue(existing, &decl, connection_id);
         }
@@ -285,7 +305,12 @@ impl VHost {
         })
     }
 
-    fn redeclare_queue(&self, queue: Arc<Queue>, decl: &QueueDeclare, connection_id: u64) -> Result<DeclaredQueue, BrokerError> {
+    fn redeclare_queue(
+        &self,
+        queue: Arc<Queue>,
+        decl: &QueueDeclare,
+        connection_id: u64,
+    ) -> Result<DeclaredQueue, BrokerError> {
         queue.check_access(connection_id)?;
         if !decl.passive {
             let mismatch = |arg: &str, got: String, current: String| {
@@ -301,9 +326,11 @@ impl VHost {
                     return Err(mismatch(arg, format!("'{got}'"), format!("'{current}'")));
                 }
             }
-            if let Some((arg, got, current)) =
-                first_difference(QUEUE_EQUIVALENCE_ARGS, &queue.options.arguments, &decl.arguments)
-            {
+            if let Some((arg, got, current)) = first_difference(
+                QUEUE_EQUIVALENCE_ARGS,
+                &queue.options.arguments,
+                &decl.arguments,
+            ) {
                 return Err(mismatch(&arg, got, current));
             }
         }
@@ -317,7 +344,13 @@ impl VHost {
 
     /// `queue.delete`: returns the number of ready messages deleted. Deleting a
     /// missing queue succeeds with 0, as in RabbitMQ.
-    pub fn delete_queue(&self, name: &str, if_unused: bool, if_empty: bool, connection_id: u64) -> Result<u32, BrokerError> {
+    pub fn delete_queue(
+        &self,
+        name: &str,
+        if_unused: bool,
+        if_empty: bool,
+        connection_id: u64,
+    ) -> Result<u32, BrokerError> {
         let Ok(queue) = self.queue(name) else {
             return Ok(0);
         };
@@ -337,7 +370,10 @@ impl VHost {
     fn forget_queue(&self, queue: &Arc<Queue>, consumers: Vec<Arc<Consumer>>) {
         {
             let mut queues = self.queues.write();
-            if queues.get(&queue.name).is_some_and(|q| Arc::ptr_eq(q, queue)) {
+            if queues
+                .get(&queue.name)
+                .is_some_and(|q| Arc::ptr_eq(q, queue))
+            {
                 queues.remove(&queue.name);
             }
         }
@@ -370,7 +406,14 @@ impl VHost {
     }
 
     /// `queue.bind`.
-    pub fn bind_queue(&self, queue: &str, exchange: &str, key: &str, arguments: FieldTable, connection_id: u64) -> Result<(), BrokerError> {
+    pub fn bind_queue(
+        &self,
+        queue: &str,
+        exchange: &str,
+        key: &str,
+        arguments: FieldTable,
+        connection_id: u64,
+    ) -> Result<(), BrokerError> {
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         Self::check_binding_arguments(&exchange, &arguments)?;
         exchange.bind(Binding {
@@ -382,13 +425,25 @@ impl VHost {
     }
 
     /// `queue.unbind`.
-    pub fn unbind_queue(&self, queue: &str, exchange: &str, key: &str, arguments: FieldTable, connection_id: u64) -> Result<(), BrokerError> {
+    pub fn unbind_queue(
+        &self,
+        queue: &str,
+        exchange: &str,
+        key: &str,
+        arguments: FieldTable,
+        connection_id: u64,
+    ) -> Result<(), BrokerError> {
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         self.unbind(&exchange, Destination::Queue(queue), key, arguments);
         Ok(())
     }
 
-    fn binding_ends(&self, exchange: &str, queue: &str, connection_id: u64) -> Result<(Arc<Exchange>, Arc<Queue>), BrokerError> {
+    fn binding_ends(
+        &self,
+        exchange: &str,
+        queue: &str,
+        connection_id: u64,
+    ) -> Result<(Arc<Exchange>, Arc<Queue>), BrokerError> {
         if exchange.is_empty() {
             return Err(default_exchange_refused());
         }
@@ -396,8 +451,12 @@ impl VHost {
         Ok((self.exchange(exchange)?, queue))
     }
 
-    fn check_binding_arguments(exchange: &Exchange, arguments: &FieldTable) -> Result<(), BrokerError> {
-        if exchange.kind == ExchangeKind::Headers && MatchMode::from_arguments(arguments).is_none() {
+    fn check_binding_arguments(
+        exchange: &Exchange,
+        arguments: &FieldTable,
+    ) -> Result<(), BrokerError> {
+        if exchange.kind == ExchangeKind::Headers && MatchMode::from_arguments(arguments).is_none()
+        {
             return Err(BrokerError::PreconditionFailed(
                 "Invalid x-match field value; expected all, any, all-with-x, or any-with-x".into(),
             ));
@@ -405,7 +464,13 @@ impl VHost {
         Ok(())
     }
 
-    fn unbind(&self, exchange: &Arc<Exchange>, destination: Destination, key: &str, arguments: FieldTable) {
+    fn unbind(
+        &self,
+        exchange: &Arc<Exchange>,
+        destination: Destination,
+        key: &str,
+        arguments: FieldTable,
+    ) {
         let removed = exchange.unbind(&Binding {
             destination,
             routing_key: key.into(),
@@ -417,7 +482,13 @@ impl VHost {
     }
 
     /// `exchange.bind`: messages reaching `source` also go through `destination`.
-    pub fn bind_exchange(&self, destination: &str, source: &str, key: &str, arguments: FieldTable) -> Result<(), BrokerError> {
+    pub fn bind_exchange(
+        &self,
+        destination: &str,
+        source: &str,
+        key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), BrokerError> {
         let (source, destination) = self.exchange_pair(source, destination)?;
         Self::check_binding_arguments(&source, &arguments)?;
         source.bind(Binding {
@@ -429,13 +500,23 @@ impl VHost {
     }
 
     /// `exchange.unbind`.
-    pub fn unbind_exchange(&self, destination: &str, source: &str, key: &str, arguments: FieldTable) -> Result<(), BrokerError> {
+    pub fn unbind_exchange(
+        &self,
+        destination: &str,
+        source: &str,
+        key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), BrokerError> {
         let (source, destination) = self.exchange_pair(source, destination)?;
         self.unbind(&source, Destination::Exchange(destination), key, arguments);
         Ok(())
     }
 
-    fn exchange_pair(&self, source: &str, destination: &str) -> Result<(Arc<Exchange>, Arc<Exchange>), BrokerError> {
+    fn exchange_pair(
+        &self,
+        source: &str,
+        destination: &str,
+    ) -> Result<(Arc<Exchange>, Arc<Exchange>), BrokerError> {
         if source.is_empty() || destination.is_empty() {
             return Err(default_exchange_refused());
         }

@@ -64,9 +64,15 @@ pub fn parse_conf(text: &str) -> anyhow::Result<HashMap<String, String>> {
     Ok(out)
 }
 
-fn number<T: std::str::FromStr>(conf: &HashMap<String, String>, key: &str) -> anyhow::Result<Option<T>> {
+fn number<T: std::str::FromStr>(
+    conf: &HashMap<String, String>,
+    key: &str,
+) -> anyhow::Result<Option<T>> {
     conf.get(key)
-        .map(|v| v.parse::<T>().map_err(|_| anyhow::anyhow!("config key {key}: '{v}' is not a valid number")))
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| anyhow::anyhow!("config key {key}: '{v}' is not a valid number"))
+        })
         .transpose()
 }
 
@@ -76,12 +82,14 @@ fn tcp_listener(conf: &HashMap<String, String>) -> anyhow::Result<Option<SocketA
         return Ok(None);
     };
     if let Ok(port) = value.parse::<u16>() {
-        return Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)));
+        return Ok(Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port,
+        )));
     }
-    value
-        .parse::<SocketAddr>()
-        .map(Some)
-        .with_context(|| format!("config key listeners.tcp.default: '{value}' is neither a port nor ip:port"))
+    value.parse::<SocketAddr>().map(Some).with_context(|| {
+        format!("config key listeners.tcp.default: '{value}' is neither a port nor ip:port")
+    })
 }
 
 impl ServeArgs {
@@ -96,7 +104,10 @@ impl ServeArgs {
             .bind
             .or(listener.map(|a| a.ip()))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let amqp_port = self.amqp_port.or(listener.map(|a| a.port())).unwrap_or(5672);
+        let amqp_port = self
+            .amqp_port
+            .or(listener.map(|a| a.port()))
+            .unwrap_or(5672);
         let mut broker = BrokerConfig::default();
         if let Some(v) = conf.get("default_user") {
             broker.default_user = v.clone();
@@ -125,8 +136,14 @@ impl ServeArgs {
         }
         Ok(Settings {
             amqp: SocketAddr::new(ip, amqp_port),
-            http_port: self.http_port.or(number(&conf, "management.tcp.port")?).unwrap_or(15672),
-            metrics_port: self.metrics_port.or(number(&conf, "prometheus.tcp.port")?).unwrap_or(15692),
+            http_port: self
+                .http_port
+                .or(number(&conf, "management.tcp.port")?)
+                .unwrap_or(15672),
+            metrics_port: self
+                .metrics_port
+                .or(number(&conf, "prometheus.tcp.port")?)
+                .unwrap_or(15692),
             data_dir: self
                 .data_dir
                 .clone()
@@ -156,7 +173,8 @@ fn loopback_users(conf: &HashMap<String, String>, default_user: &str) -> Vec<Str
 }
 
 fn load(path: &Path) -> anyhow::Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     parse_conf(&text).with_context(|| format!("in config file {}", path.display()))
 }
 

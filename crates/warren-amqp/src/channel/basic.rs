@@ -32,9 +32,17 @@ fn content(message: &QueuedMessage) -> ContentRef<'_> {
 }
 
 impl Channel {
-    pub(super) fn qos(&mut self, prefetch_size: u32, count: u16, global: bool, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn qos(
+        &mut self,
+        prefetch_size: u32,
+        count: u16,
+        global: bool,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         if prefetch_size != 0 {
-            return Err(BrokerError::NotImplemented(format!("prefetch_size!=0 ({prefetch_size})")));
+            return Err(BrokerError::NotImplemented(format!(
+                "prefetch_size!=0 ({prefetch_size})"
+            )));
         }
         if global {
             if self.channel_credit.set_limit(count as u32) {
@@ -57,24 +65,36 @@ impl Channel {
             .ok_or_else(|| BrokerError::NotFound("no previously declared queue".into()))
     }
 
-    pub(super) fn consume(&mut self, m: b::Consume, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn consume(
+        &mut self,
+        m: b::Consume,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let tag: Arc<str> = match m.consumer_tag.as_str() {
             "" => generate_consumer_tag().into(),
             t => t.into(),
         };
         if self.consumers.contains_key(&tag) {
-            return Err(BrokerError::NotAllowed(format!("attempt to reuse consumer tag '{tag}'")));
+            return Err(BrokerError::NotAllowed(format!(
+                "attempt to reuse consumer tag '{tag}'"
+            )));
         }
         let queue = if m.queue.as_str() == REPLY_TO_QUEUE {
             self.reply_queue(m.no_ack, session)?
         } else {
-            session.vhost.queue_for(&self.queue_name(m.queue.as_str())?, session.id)?
+            session
+                .vhost
+                .queue_for(&self.queue_name(m.queue.as_str())?, session.id)?
         };
         let priority = match m.arguments.inner().get("x-priority") {
             None => 0,
             Some(v) => warren_core::args::as_i64(v)
                 .and_then(|p| i32::try_from(p).ok())
-                .ok_or_else(|| BrokerError::PreconditionFailed(format!("invalid arg 'x-priority' for consumer '{tag}': must be an integer")))?,
+                .ok_or_else(|| {
+                    BrokerError::PreconditionFailed(format!(
+                        "invalid arg 'x-priority' for consumer '{tag}': must be an integer"
+                    ))
+                })?,
         };
         let consumer = Arc::new(Consumer {
             tag: tag.clone(),
@@ -89,35 +109,55 @@ impl Channel {
             sink: session.outbox.clone(),
         });
         if !m.nowait {
-            let ok = b::ConsumeOk { consumer_tag: tag.to_string().into() };
+            let ok = b::ConsumeOk {
+                consumer_tag: tag.to_string().into(),
+            };
             session.send(self.id, AMQPClass::Basic(b::AMQPMethod::ConsumeOk(ok)));
         }
         queue.add_consumer(consumer.clone())?;
-        self.consumers.insert(tag, ConsumerEntry { consumer, queue });
+        self.consumers
+            .insert(tag, ConsumerEntry { consumer, queue });
         Ok(())
     }
 
     /// The channel's direct reply-to pseudo-queue, created on first use.
-    fn reply_queue(&mut self, no_ack: bool, session: &mut Session) -> Result<Arc<Queue>, BrokerError> {
+    fn reply_queue(
+        &mut self,
+        no_ack: bool,
+        session: &mut Session,
+    ) -> Result<Arc<Queue>, BrokerError> {
         if !no_ack {
-            return Err(BrokerError::PreconditionFailed("reply consumer cannot acknowledge".into()));
+            return Err(BrokerError::PreconditionFailed(
+                "reply consumer cannot acknowledge".into(),
+            ));
         }
         if let Some(reply) = &self.reply_to {
             if reply.queue.consumer_count() > 0 {
-                return Err(BrokerError::PreconditionFailed("reply consumer already set".into()));
+                return Err(BrokerError::PreconditionFailed(
+                    "reply consumer already set".into(),
+                ));
             }
             return Ok(reply.queue.clone());
         }
         let (address, queue) = session.vhost.reply_to.register(&session.vhost.name);
-        self.reply_to = Some(ReplyTo { address, queue: queue.clone() });
+        self.reply_to = Some(ReplyTo {
+            address,
+            queue: queue.clone(),
+        });
         Ok(queue)
     }
 
-    pub(super) fn cancel(&mut self, m: b::Cancel, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn cancel(
+        &mut self,
+        m: b::Cancel,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let tag = m.consumer_tag.as_str();
         self.remove_consumer(tag, session);
         if !m.nowait {
-            let ok = b::CancelOk { consumer_tag: m.consumer_tag.clone() };
+            let ok = b::CancelOk {
+                consumer_tag: m.consumer_tag.clone(),
+            };
             session.send(self.id, AMQPClass::Basic(b::AMQPMethod::CancelOk(ok)));
         }
         Ok(())
@@ -148,7 +188,10 @@ impl Channel {
         }
         self.consumers.remove(&consumer.tag);
         if session.capabilities.consumer_cancel_notify {
-            let cancel = b::Cancel { consumer_tag: consumer.tag.to_string().into(), nowait: true };
+            let cancel = b::Cancel {
+                consumer_tag: consumer.tag.to_string().into(),
+                nowait: true,
+            };
             session.send(self.id, AMQPClass::Basic(b::AMQPMethod::Cancel(cancel)));
         }
     }
@@ -166,7 +209,11 @@ impl Channel {
     pub fn write_delivery(&mut self, delivery: Delivery, session: &mut Session) {
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
-        let Delivery { consumer, queue, message } = delivery;
+        let Delivery {
+            consumer,
+            queue,
+            message,
+        } = delivery;
         write_deliver(
             &mut session.out,
             self.id,
@@ -177,34 +224,65 @@ impl Channel {
             session.frame_max,
         );
         if !consumer.no_ack {
-            self.unacked.push_back(Unacked { tag, queue, message, consumer: Some(consumer) });
+            self.unacked.push_back(Unacked {
+                tag,
+                queue,
+                message,
+                consumer: Some(consumer),
+            });
         }
     }
 
     pub(super) fn get(&mut self, m: b::Get, session: &mut Session) -> Result<(), BrokerError> {
-        let queue = session.vhost.queue_for(&self.queue_name(m.queue.as_str())?, session.id)?;
+        let queue = session
+            .vhost
+            .queue_for(&self.queue_name(m.queue.as_str())?, session.id)?;
         let Some((message, remaining)) = queue.get(m.no_ack) else {
-            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::GetEmpty(b::GetEmpty {})));
+            session.send(
+                self.id,
+                AMQPClass::Basic(b::AMQPMethod::GetEmpty(b::GetEmpty {})),
+            );
             return Ok(());
         };
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
-        write_get_ok(&mut session.out, self.id, tag, message.redelivered, remaining, content(&message), session.frame_max);
+        write_get_ok(
+            &mut session.out,
+            self.id,
+            tag,
+            message.redelivered,
+            remaining,
+            content(&message),
+            session.frame_max,
+        );
         if !m.no_ack {
-            self.unacked.push_back(Unacked { tag, queue, message, consumer: None });
+            self.unacked.push_back(Unacked {
+                tag,
+                queue,
+                message,
+                consumer: None,
+            });
         }
         Ok(())
     }
 
     /// ack, nack or reject; inside a transaction the settlement waits for commit.
-    pub(super) fn settle(&mut self, settle: Settle, _session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn settle(
+        &mut self,
+        settle: Settle,
+        _session: &mut Session,
+    ) -> Result<(), BrokerError> {
         if let Some(tx) = self.tx.as_mut() {
             tx.settles.push(settle);
             return Ok(());
         }
         let (tag, multiple, requeue, acked) = match settle {
             Settle::Ack { tag, multiple } => (tag, multiple, false, true),
-            Settle::Reject { tag, multiple, requeue } => (tag, multiple, requeue, false),
+            Settle::Reject {
+                tag,
+                multiple,
+                requeue,
+            } => (tag, multiple, requeue, false),
         };
         let settled = self.take_unacked(tag, multiple)?;
         if requeue {
@@ -252,7 +330,11 @@ impl Channel {
         }
     }
 
-    pub(super) fn recover(&mut self, requeue: bool, _session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn recover(
+        &mut self,
+        requeue: bool,
+        _session: &mut Session,
+    ) -> Result<(), BrokerError> {
         if !requeue {
             return Err(BrokerError::NotImplemented("requeue=false".into()));
         }
@@ -268,4 +350,3 @@ impl Channel {
         }
     }
 }
-

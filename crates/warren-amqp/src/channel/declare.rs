@@ -8,7 +8,11 @@ use super::Channel;
 use crate::session::Session;
 
 impl Channel {
-    pub(super) fn queue_declare(&mut self, m: q::Declare, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn queue_declare(
+        &mut self,
+        m: q::Declare,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let name = match (m.queue.as_str(), m.passive) {
             ("", true) => self.queue_name("")?,
             (name, _) => name.to_string(),
@@ -43,55 +47,92 @@ impl Channel {
     /// queue, and then an empty routing key means that queue's name.
     fn binding_names(&self, queue: &str, key: &str) -> Result<(String, String), BrokerError> {
         let resolved = self.queue_name(queue)?;
-        let key = if queue.is_empty() && key.is_empty() { resolved.clone() } else { key.to_string() };
+        let key = if queue.is_empty() && key.is_empty() {
+            resolved.clone()
+        } else {
+            key.to_string()
+        };
         Ok((resolved, key))
     }
 
-    pub(super) fn queue_bind(&mut self, m: q::Bind, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn queue_bind(
+        &mut self,
+        m: q::Bind,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
         session
             .vhost
             .bind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::BindOk(q::BindOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Queue(q::AMQPMethod::BindOk(q::BindOk {})),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn queue_unbind(&mut self, m: q::Unbind, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn queue_unbind(
+        &mut self,
+        m: q::Unbind,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
         session
             .vhost
             .unbind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
-        session.send(self.id, AMQPClass::Queue(q::AMQPMethod::UnbindOk(q::UnbindOk {})));
+        session.send(
+            self.id,
+            AMQPClass::Queue(q::AMQPMethod::UnbindOk(q::UnbindOk {})),
+        );
         Ok(())
     }
 
-    pub(super) fn queue_purge(&mut self, m: q::Purge, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn queue_purge(
+        &mut self,
+        m: q::Purge,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
         let message_count = session.vhost.purge_queue(&name, session.id)?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::PurgeOk(q::PurgeOk { message_count })));
+            session.send(
+                self.id,
+                AMQPClass::Queue(q::AMQPMethod::PurgeOk(q::PurgeOk { message_count })),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn queue_delete(&mut self, m: q::Delete, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn queue_delete(
+        &mut self,
+        m: q::Delete,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
         let queue = session.vhost.queue(&name).ok();
-        let message_count = session
-            .vhost
-            .delete_queue(&name, m.if_unused, m.if_empty, session.id)?;
+        let message_count =
+            session
+                .vhost
+                .delete_queue(&name, m.if_unused, m.if_empty, session.id)?;
         if let Some(queue) = queue {
             session.forget_exclusive(&queue);
         }
         if !m.nowait {
-            session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeleteOk(q::DeleteOk { message_count })));
+            session.send(
+                self.id,
+                AMQPClass::Queue(q::AMQPMethod::DeleteOk(q::DeleteOk { message_count })),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn exchange_declare(&mut self, m: e::Declare, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn exchange_declare(
+        &mut self,
+        m: e::Declare,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         session.vhost.declare_exchange(ExchangeDeclare {
             name: m.exchange.as_str().to_string(),
             kind: m.kind.as_str().to_string(),
@@ -102,20 +143,36 @@ impl Channel {
             arguments: m.arguments,
         })?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::DeclareOk(e::DeclareOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Exchange(e::AMQPMethod::DeclareOk(e::DeclareOk {})),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn exchange_delete(&mut self, m: e::Delete, session: &mut Session) -> Result<(), BrokerError> {
-        session.vhost.delete_exchange(m.exchange.as_str(), m.if_unused)?;
+    pub(super) fn exchange_delete(
+        &mut self,
+        m: e::Delete,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
+        session
+            .vhost
+            .delete_exchange(m.exchange.as_str(), m.if_unused)?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::DeleteOk(e::DeleteOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Exchange(e::AMQPMethod::DeleteOk(e::DeleteOk {})),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn exchange_bind(&mut self, m: e::Bind, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn exchange_bind(
+        &mut self,
+        m: e::Bind,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         session.vhost.bind_exchange(
             m.destination.as_str(),
             m.source.as_str(),
@@ -123,12 +180,19 @@ impl Channel {
             m.arguments,
         )?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::BindOk(e::BindOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Exchange(e::AMQPMethod::BindOk(e::BindOk {})),
+            );
         }
         Ok(())
     }
 
-    pub(super) fn exchange_unbind(&mut self, m: e::Unbind, session: &mut Session) -> Result<(), BrokerError> {
+    pub(super) fn exchange_unbind(
+        &mut self,
+        m: e::Unbind,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         session.vhost.unbind_exchange(
             m.destination.as_str(),
             m.source.as_str(),
@@ -136,7 +200,10 @@ impl Channel {
             m.arguments,
         )?;
         if !m.nowait {
-            session.send(self.id, AMQPClass::Exchange(e::AMQPMethod::UnbindOk(e::UnbindOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Exchange(e::AMQPMethod::UnbindOk(e::UnbindOk {})),
+            );
         }
         Ok(())
     }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use warren_codec::method::{decode_method, Method};
-use warren_codec::spec::{access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass};
+use warren_codec::spec::{
+    access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass,
+};
 use warren_codec::{Frame, FrameKind};
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
 
@@ -68,8 +70,15 @@ struct Confirms {
 /// A settlement buffered inside a transaction.
 #[derive(Debug, Clone, Copy)]
 enum Settle {
-    Ack { tag: u64, multiple: bool },
-    Reject { tag: u64, multiple: bool, requeue: bool },
+    Ack {
+        tag: u64,
+        multiple: bool,
+    },
+    Reject {
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+    },
 }
 
 /// Transaction buffers.
@@ -141,8 +150,10 @@ impl Channel {
                         ids,
                     ));
                 }
-                let method = decode_method(frame.payload).map_err(|e| Fault::new(codec_error(e), ids))?;
-                self.handle_method(method, session).map_err(|e| Fault::new(e, ids))
+                let method =
+                    decode_method(frame.payload).map_err(|e| Fault::new(codec_error(e), ids))?;
+                self.handle_method(method, session)
+                    .map_err(|e| Fault::new(e, ids))
             }
             FrameKind::Header => self.on_header(frame.payload, session),
             FrameKind::Body => self.on_body(frame.payload, session),
@@ -156,8 +167,21 @@ impl Channel {
     fn handle_method(&mut self, method: Method, session: &mut Session) -> Result<(), BrokerError> {
         match method {
             Method::Publish(p) => self.on_publish(p),
-            Method::Ack { delivery_tag, multiple } => self.settle(Settle::Ack { tag: delivery_tag, multiple }, session),
-            Method::Qos { prefetch_size, prefetch_count, global } => self.qos(prefetch_size, prefetch_count, global, session),
+            Method::Ack {
+                delivery_tag,
+                multiple,
+            } => self.settle(
+                Settle::Ack {
+                    tag: delivery_tag,
+                    multiple,
+                },
+                session,
+            ),
+            Method::Qos {
+                prefetch_size,
+                prefetch_count,
+                global,
+            } => self.qos(prefetch_size, prefetch_count, global, session),
             Method::Other(class) => self.handle_class(class, session),
         }
     }
@@ -168,16 +192,23 @@ impl Channel {
             AMQPClass::Queue(m) => self.handle_queue(m, session),
             AMQPClass::Exchange(m) => self.handle_exchange(m, session),
             AMQPClass::Channel(m) => self.handle_channel(m, session),
-            AMQPClass::Confirm(cf::AMQPMethod::Select(sel)) => self.confirm_select(sel.nowait, session),
+            AMQPClass::Confirm(cf::AMQPMethod::Select(sel)) => {
+                self.confirm_select(sel.nowait, session)
+            }
             AMQPClass::Tx(m) => self.handle_tx(m, session),
             AMQPClass::Access(access::AMQPMethod::Request(_)) => {
-                session.send(self.id, AMQPClass::Access(access::AMQPMethod::RequestOk(access::RequestOk {})));
+                session.send(
+                    self.id,
+                    AMQPClass::Access(access::AMQPMethod::RequestOk(access::RequestOk {})),
+                );
                 Ok(())
             }
             AMQPClass::Connection(_) => Err(BrokerError::CommandInvalid(
                 "connection class methods are only allowed on channel 0".into(),
             )),
-            _ => Err(BrokerError::CommandInvalid("method not valid from a client".into())),
+            _ => Err(BrokerError::CommandInvalid(
+                "method not valid from a client".into(),
+            )),
         }
     }
 
@@ -187,20 +218,33 @@ impl Channel {
             b::AMQPMethod::Cancel(m) => self.cancel(m, session),
             b::AMQPMethod::Get(m) => self.get(m, session),
             b::AMQPMethod::Reject(m) => self.settle(
-                Settle::Reject { tag: m.delivery_tag, multiple: false, requeue: m.requeue },
+                Settle::Reject {
+                    tag: m.delivery_tag,
+                    multiple: false,
+                    requeue: m.requeue,
+                },
                 session,
             ),
             b::AMQPMethod::Nack(m) => self.settle(
-                Settle::Reject { tag: m.delivery_tag, multiple: m.multiple, requeue: m.requeue },
+                Settle::Reject {
+                    tag: m.delivery_tag,
+                    multiple: m.multiple,
+                    requeue: m.requeue,
+                },
                 session,
             ),
             b::AMQPMethod::Recover(m) => {
                 self.recover(m.requeue, session)?;
-                session.send(self.id, AMQPClass::Basic(b::AMQPMethod::RecoverOk(b::RecoverOk {})));
+                session.send(
+                    self.id,
+                    AMQPClass::Basic(b::AMQPMethod::RecoverOk(b::RecoverOk {})),
+                );
                 Ok(())
             }
             b::AMQPMethod::RecoverAsync(m) => self.recover(m.requeue, session),
-            _ => Err(BrokerError::CommandInvalid("basic method not valid from a client".into())),
+            _ => Err(BrokerError::CommandInvalid(
+                "basic method not valid from a client".into(),
+            )),
         }
     }
 
@@ -211,40 +255,64 @@ impl Channel {
             q::AMQPMethod::Unbind(m) => self.queue_unbind(m, session),
             q::AMQPMethod::Purge(m) => self.queue_purge(m, session),
             q::AMQPMethod::Delete(m) => self.queue_delete(m, session),
-            _ => Err(BrokerError::CommandInvalid("queue method not valid from a client".into())),
+            _ => Err(BrokerError::CommandInvalid(
+                "queue method not valid from a client".into(),
+            )),
         }
     }
 
-    fn handle_exchange(&mut self, m: e::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+    fn handle_exchange(
+        &mut self,
+        m: e::AMQPMethod,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         match m {
             e::AMQPMethod::Declare(m) => self.exchange_declare(m, session),
             e::AMQPMethod::Delete(m) => self.exchange_delete(m, session),
             e::AMQPMethod::Bind(m) => self.exchange_bind(m, session),
             e::AMQPMethod::Unbind(m) => self.exchange_unbind(m, session),
-            _ => Err(BrokerError::CommandInvalid("exchange method not valid from a client".into())),
+            _ => Err(BrokerError::CommandInvalid(
+                "exchange method not valid from a client".into(),
+            )),
         }
     }
 
-    fn handle_channel(&mut self, m: c::AMQPMethod, session: &mut Session) -> Result<(), BrokerError> {
+    fn handle_channel(
+        &mut self,
+        m: c::AMQPMethod,
+        session: &mut Session,
+    ) -> Result<(), BrokerError> {
         match m {
             c::AMQPMethod::Flow(flow) if flow.active => {
-                session.send(self.id, AMQPClass::Channel(c::AMQPMethod::FlowOk(c::FlowOk { active: true })));
+                session.send(
+                    self.id,
+                    AMQPClass::Channel(c::AMQPMethod::FlowOk(c::FlowOk { active: true })),
+                );
                 Ok(())
             }
             c::AMQPMethod::Flow(_) => Err(BrokerError::NotImplemented("active=false".into())),
-            c::AMQPMethod::Open(_) => Err(BrokerError::ChannelError("second 'channel.open' seen".into())),
+            c::AMQPMethod::Open(_) => Err(BrokerError::ChannelError(
+                "second 'channel.open' seen".into(),
+            )),
             c::AMQPMethod::FlowOk(_) => Ok(()),
-            _ => Err(BrokerError::CommandInvalid("channel method not valid here".into())),
+            _ => Err(BrokerError::CommandInvalid(
+                "channel method not valid here".into(),
+            )),
         }
     }
 
     fn confirm_select(&mut self, nowait: bool, session: &mut Session) -> Result<(), BrokerError> {
         if self.tx.is_some() {
-            return Err(BrokerError::PreconditionFailed("cannot switch from tx to confirm mode".into()));
+            return Err(BrokerError::PreconditionFailed(
+                "cannot switch from tx to confirm mode".into(),
+            ));
         }
         self.confirms.get_or_insert_with(Confirms::default);
         if !nowait {
-            session.send(self.id, AMQPClass::Confirm(cf::AMQPMethod::SelectOk(cf::SelectOk {})));
+            session.send(
+                self.id,
+                AMQPClass::Confirm(cf::AMQPMethod::SelectOk(cf::SelectOk {})),
+            );
         }
         Ok(())
     }
@@ -254,7 +322,9 @@ impl Channel {
         let reply = match m {
             tx::AMQPMethod::Select(_) => {
                 if self.confirms.is_some() {
-                    return Err(BrokerError::PreconditionFailed("cannot switch from confirm to tx mode".into()));
+                    return Err(BrokerError::PreconditionFailed(
+                        "cannot switch from confirm to tx mode".into(),
+                    ));
                 }
                 self.tx.get_or_insert_with(Tx::default);
                 tx::AMQPMethod::SelectOk(tx::SelectOk {})
@@ -268,7 +338,11 @@ impl Channel {
                 *self.tx.as_mut().ok_or_else(not_tx)? = Tx::default();
                 tx::AMQPMethod::RollbackOk(tx::RollbackOk {})
             }
-            _ => return Err(BrokerError::CommandInvalid("tx method not valid from a client".into())),
+            _ => {
+                return Err(BrokerError::CommandInvalid(
+                    "tx method not valid from a client".into(),
+                ))
+            }
         };
         session.send(self.id, AMQPClass::Tx(reply));
         Ok(())
@@ -279,7 +353,10 @@ impl Channel {
             self.route_and_enqueue(pending, session);
         }
         self.tx = None;
-        let result = work.settles.into_iter().try_for_each(|s| self.settle(s, session));
+        let result = work
+            .settles
+            .into_iter()
+            .try_for_each(|s| self.settle(s, session));
         self.tx = Some(Tx::default());
         result
     }
@@ -290,7 +367,13 @@ impl Channel {
         if let Some(confirms) = self.confirms.as_mut() {
             if confirms.published > confirms.confirmed {
                 let multiple = confirms.published - confirms.confirmed > 1;
-                warren_codec::encode::write_confirm(&mut session.out, self.id, confirms.published, multiple, true);
+                warren_codec::encode::write_confirm(
+                    &mut session.out,
+                    self.id,
+                    confirms.published,
+                    multiple,
+                    true,
+                );
                 confirms.confirmed = confirms.published;
             }
         }

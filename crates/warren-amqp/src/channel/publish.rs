@@ -61,15 +61,21 @@ impl Channel {
             Content::Header(p) => p,
             _ => {
                 return Err(Fault::new(
-                    BrokerError::UnexpectedFrame("content header frame without a preceding basic.publish".into()),
+                    BrokerError::UnexpectedFrame(
+                        "content header frame without a preceding basic.publish".into(),
+                    ),
                     PUBLISH,
                 ))
             }
         };
-        let header = decode_content_header(payload).map_err(|e| Fault::new(codec_error(e), PUBLISH))?;
+        let header =
+            decode_content_header(payload).map_err(|e| Fault::new(codec_error(e), PUBLISH))?;
         if header.class_id != 60 {
             return Err(Fault::new(
-                BrokerError::UnexpectedFrame(format!("content header for class {} does not match class 60", header.class_id)),
+                BrokerError::UnexpectedFrame(format!(
+                    "content header for class {} does not match class 60",
+                    header.class_id
+                )),
                 PUBLISH,
             ));
         }
@@ -97,9 +103,17 @@ impl Channel {
     }
 
     pub(super) fn on_body(&mut self, payload: Bytes, session: &mut Session) -> Result<(), Fault> {
-        let Content::Body { expected, parts, received, .. } = &mut self.content else {
+        let Content::Body {
+            expected,
+            parts,
+            received,
+            ..
+        } = &mut self.content
+        else {
             return Err(Fault::new(
-                BrokerError::UnexpectedFrame("content body frame without a preceding content header".into()),
+                BrokerError::UnexpectedFrame(
+                    "content body frame without a preceding content header".into(),
+                ),
                 PUBLISH,
             ));
         };
@@ -116,7 +130,13 @@ impl Channel {
         if *received < *expected {
             return Ok(());
         }
-        let Content::Body { publish, properties, parts, .. } = std::mem::replace(&mut self.content, Content::Idle) else {
+        let Content::Body {
+            publish,
+            properties,
+            parts,
+            ..
+        } = std::mem::replace(&mut self.content, Content::Idle)
+        else {
             return Ok(());
         };
         let body = if parts.len() == 1 {
@@ -129,7 +149,13 @@ impl Channel {
         self.publish_complete(publish, properties, body, session)
     }
 
-    fn publish_complete(&mut self, publish: Publish, properties: Bytes, body: Bytes, session: &mut Session) -> Result<(), Fault> {
+    fn publish_complete(
+        &mut self,
+        publish: Publish,
+        properties: Bytes,
+        body: Bytes,
+        session: &mut Session,
+    ) -> Result<(), Fault> {
         let pending = self
             .prepare(publish, properties, body, session)
             .map_err(|e| Fault::new(e, PUBLISH))?;
@@ -140,7 +166,13 @@ impl Channel {
         Ok(())
     }
 
-    fn prepare(&mut self, publish: Publish, properties: Bytes, body: Bytes, session: &mut Session) -> Result<Pending, BrokerError> {
+    fn prepare(
+        &mut self,
+        publish: Publish,
+        properties: Bytes,
+        body: Bytes,
+        session: &mut Session,
+    ) -> Result<Pending, BrokerError> {
         let exchange_name = utf8(&publish.exchange, "exchange name")?;
         let exchange = session.vhost.exchange(&exchange_name)?;
         if exchange.options.internal {
@@ -168,11 +200,11 @@ impl Channel {
         if view.reply_to() != Some(REPLY_TO_QUEUE.as_bytes()) {
             return Ok(properties);
         }
-        let reply = self
-            .reply_to
-            .as_ref()
-            .ok_or_else(|| BrokerError::PreconditionFailed("fast reply consumer does not exist".into()))?;
-        let decoded = decode_properties(&properties).map_err(|e| BrokerError::SyntaxError(e.to_string()))?;
+        let reply = self.reply_to.as_ref().ok_or_else(|| {
+            BrokerError::PreconditionFailed("fast reply consumer does not exist".into())
+        })?;
+        let decoded =
+            decode_properties(&properties).map_err(|e| BrokerError::SyntaxError(e.to_string()))?;
         let rewritten = decoded.with_reply_to(ShortString::from(reply.address.clone()));
         Ok(encode_properties(&rewritten))
     }
@@ -180,7 +212,11 @@ impl Channel {
     /// Routes a message to its queues, returns it if mandatory and unroutable,
     /// and counts it for publisher confirms.
     pub(super) fn route_and_enqueue(&mut self, pending: Pending, session: &mut Session) {
-        let Pending { exchange, mandatory, message } = pending;
+        let Pending {
+            exchange,
+            mandatory,
+            message,
+        } = pending;
         exchange.count_publish();
         let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
         let mut queues = std::mem::take(&mut self.route_buf);
@@ -189,7 +225,9 @@ impl Channel {
                 .ok()
                 .and_then(|p| p.headers().clone())
         };
-        session.vhost.route(&exchange, routing_key, &mut headers, &mut queues);
+        session
+            .vhost
+            .route(&exchange, routing_key, &mut headers, &mut queues);
         if queues.is_empty() && mandatory {
             let content = ContentRef {
                 exchange: &message.exchange,
@@ -197,7 +235,14 @@ impl Channel {
                 properties: &message.properties,
                 body: &message.body,
             };
-            write_return(&mut session.out, self.id, 312, "NO_ROUTE", content, session.frame_max);
+            write_return(
+                &mut session.out,
+                self.id,
+                312,
+                "NO_ROUTE",
+                content,
+                session.frame_max,
+            );
         }
         for queue in queues.drain(..) {
             queue.publish(message.clone());

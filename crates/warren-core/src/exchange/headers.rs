@@ -106,7 +106,11 @@ mod tests {
     #[test]
     fn all_any_and_with_x() {
         let s = |v: &str| AMQPValue::LongString(LongString::from(v.as_bytes().to_vec()));
-        let binding = table(&[("format", s("pdf")), ("type", s("report")), ("x-tag", s("a"))]);
+        let binding = table(&[
+            ("format", s("pdf")),
+            ("type", s("report")),
+            ("x-tag", s("a")),
+        ]);
         let both = table(&[("format", s("pdf")), ("type", s("report"))]);
         let one = table(&[("format", s("pdf"))]);
         assert!(headers_match(&binding, MatchMode::All, Some(&both)));
@@ -120,7 +124,10 @@ mod tests {
     #[test]
     fn integers_compare_across_widths_and_void_means_present() {
         let binding = table(&[("n", AMQPValue::ShortShortInt(1)), ("p", AMQPValue::Void)]);
-        let msg = table(&[("n", AMQPValue::LongLongInt(1)), ("p", AMQPValue::Boolean(true))]);
+        let msg = table(&[
+            ("n", AMQPValue::LongLongInt(1)),
+            ("p", AMQPValue::Boolean(true)),
+        ]);
         assert!(headers_match(&binding, MatchMode::All, Some(&msg)));
     }
 }

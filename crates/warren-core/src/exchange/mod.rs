@@ -159,7 +159,10 @@ impl Exchange {
         }
         match self.kind {
             ExchangeKind::Direct => {
-                let dests = routes.direct.entry(binding.routing_key.clone()).or_default();
+                let dests = routes
+                    .direct
+                    .entry(binding.routing_key.clone())
+                    .or_default();
                 if !dests.contains(&binding.destination) {
                     dests.push(binding.destination.clone());
                 }
@@ -209,7 +212,12 @@ impl Exchange {
 
     /// Appends the destinations matching a message to `out` (duplicates possible;
     /// the caller de-duplicates across exchanges).
-    pub fn route(&self, routing_key: &str, headers: Option<&FieldTable>, out: &mut Vec<Destination>) {
+    pub fn route(
+        &self,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        out: &mut Vec<Destination>,
+    ) {
         let routes = self.routes.read();
         match self.kind {
             ExchangeKind::Direct => {
@@ -217,8 +225,12 @@ impl Exchange {
                     out.extend(dests.iter().cloned());
                 }
             }
-            ExchangeKind::Fanout => out.extend(routes.bindings.iter().map(|b| b.destination.clone())),
-            ExchangeKind::Topic => routes.topic.matches(routing_key, &mut |d| out.push(d.clone())),
+            ExchangeKind::Fanout => {
+                out.extend(routes.bindings.iter().map(|b| b.destination.clone()))
+            }
+            ExchangeKind::Topic => routes
+                .topic
+                .matches(routing_key, &mut |d| out.push(d.clone())),
             ExchangeKind::Headers => {
                 for &(mode, index) in &routes.headers {
                     let binding = &routes.bindings[index];
@@ -269,7 +281,12 @@ impl Routes {
             .bindings
             .iter()
             .enumerate()
-            .map(|(i, b)| (MatchMode::from_arguments(&b.arguments).unwrap_or(MatchMode::All), i))
+            .map(|(i, b)| {
+                (
+                    MatchMode::from_arguments(&b.arguments).unwrap_or(MatchMode::All),
+                    i,
+                )
+            })
             .collect();
     }
 }

@@ -174,7 +174,8 @@ impl Queue {
     /// Forgets `n` delivered messages that were acknowledged (or rejected without
     /// requeue).
     pub fn settle(&self, n: usize, acked: bool) {
-        self.unacked.fetch_sub(n.min(self.unacked()), Ordering::Relaxed);
+        self.unacked
+            .fetch_sub(n.min(self.unacked()), Ordering::Relaxed);
         if acked {
             self.stats.acked.fetch_add(n as u64, Ordering::Relaxed);
         }
@@ -255,7 +256,11 @@ impl Queue {
 
     /// Checks delete preconditions, marks the queue deleted and returns its
     /// consumers (to be told of the cancellation) and its ready message count.
-    pub fn delete(&self, if_unused: bool, if_empty: bool) -> Result<(Vec<Arc<Consumer>>, usize), BrokerError> {
+    pub fn delete(
+        &self,
+        if_unused: bool,
+        if_empty: bool,
+    ) -> Result<(Vec<Arc<Consumer>>, usize), BrokerError> {
         let mut state = self.state.lock();
         if if_unused && !state.consumers.is_empty() {
             return Err(BrokerError::PreconditionFailed(format!(

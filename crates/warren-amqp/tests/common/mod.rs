@@ -1,0 +1,103 @@
+//! Shared harness for integration tests: an in-process broker on an ephemeral
+//! port, and helpers that wait on events with timeouts (never bare sleeps).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use warren_amqp::{Server, ServerHandle};
+use warren_core::{Broker, BrokerConfig};
+
+/// Default time a test waits for anything before failing.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A broker running inside the test process.
+pub struct TestBroker {
+    /// The core, for inspecting state directly.
+    pub broker: Arc<Broker>,
+    /// Where AMQP listens (127.0.0.1, ephemeral port).
+    pub addr: SocketAddr,
+    handle: Option<ServerHandle>,
+}
+
+impl TestBroker {
+    /// Starts a broker with default settings.
+    pub async fn start() -> TestBroker {
+        Self::start_with(BrokerConfig::default()).await
+    }
+
+    /// Starts a broker with the given settings.
+    pub async fn start_with(config: BrokerConfig) -> TestBroker {
+        let broker = Broker::new(config);
+        let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind an ephemeral port");
+        let handle = server.start();
+        TestBroker {
+            broker,
+            addr: handle.local_addr(),
+            handle: Some(handle),
+        }
+    }
+
+    /// An AMQP URI for guest/guest on the default vhost.
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    /// A lapin connection to this broker.
+    pub async fn lapin(&self) -> lapin::Connection {
+        within(lapin::Connection::connect(
+            &self.uri(),
+            lapin::ConnectionProperties::default(),
+        ))
+        .await
+        .expect("lapin connects")
+    }
+
+    /// An amqprs connection to this broker.
+    pub async fn amqprs(&self) -> amqprs::connection::Connection {
+        let args = amqprs::connection::OpenConnectionArguments::new(
+            &self.addr.ip().to_string(),
+            self.addr.port(),
+            "guest",
+            "guest",
+        );
+        within(amqprs::connection::Connection::open(&args))
+            .await
+            .expect("amqprs connects")
+    }
+
+    /// A plain TCP socket to the AMQP port, for raw-bytes tests.
+    pub async fn raw(&self) -> tokio::net::TcpStream {
+        tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("tcp connect")
+    }
+
+    /// Stops the broker (closing connections with 320).
+    pub async fn shutdown(mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown().await;
+        }
+    }
+}
+
+/// Awaits `f`, failing the test if it takes longer than [`TIMEOUT`].
+pub async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(TIMEOUT, f)
+        .await
+        .expect("timed out waiting")
+}
+
+/// Polls `check` until it returns true, failing after [`TIMEOUT`].
+pub async fn eventually(mut check: impl FnMut() -> bool) {
+    within(async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
