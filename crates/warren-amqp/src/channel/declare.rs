@@ -1,6 +1,7 @@
 //! exchange.* and queue.* methods: declarations, bindings, purge and delete.
 
 use warren_codec::spec::{exchange as e, queue as q, AMQPClass};
+use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::vhost::{ExchangeDeclare, QueueDeclare};
 use warren_core::BrokerError;
 
@@ -15,6 +16,13 @@ impl Channel {
     ) -> Result<(), BrokerError> {
         let name = match (m.queue.as_str(), m.passive) {
             ("", true) => self.queue_name("")?,
+            (REPLY_TO_QUEUE, true) => {
+                // RabbitMQ answers a passive declare of the direct reply-to
+                // pseudo-queue as if it existed, empty and unconsumed.
+                let ok = q::DeclareOk { queue: m.queue.clone(), message_count: 0, consumer_count: 0 };
+                session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeclareOk(ok)));
+                return Ok(());
+            }
             (name, _) => name.to_string(),
         };
         let declared = session.vhost.declare_queue(
