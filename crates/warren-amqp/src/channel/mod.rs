@@ -144,9 +144,9 @@ impl Channel {
                 let ids = method_ids(&frame.payload);
                 if !matches!(self.content, Content::Idle) {
                     return Err(Fault::new(
-                        BrokerError::UnexpectedFrame(format!(
-                            "expected content header for class 60, got non content header frame instead"
-                        )),
+                        BrokerError::UnexpectedFrame(
+                            "expected content header for class 60, got non content header frame instead".into(),
+                        ),
                         ids,
                     ));
                 }

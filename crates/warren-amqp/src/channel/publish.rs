@@ -41,10 +41,8 @@ pub struct Pending {
     message: Arc<Message>,
 }
 
-fn utf8(bytes: &Bytes, what: &str) -> Result<String, BrokerError> {
-    std::str::from_utf8(bytes)
-        .map(str::to_string)
-        .map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
+fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
+    std::str::from_utf8(bytes).map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
 }
 
 impl Channel {
@@ -174,7 +172,7 @@ impl Channel {
         session: &mut Session,
     ) -> Result<Pending, BrokerError> {
         let exchange_name = utf8(&publish.exchange, "exchange name")?;
-        let exchange = session.vhost.exchange(&exchange_name)?;
+        let exchange = session.vhost.exchange(exchange_name)?;
         if exchange.options.internal {
             return Err(BrokerError::AccessRefused(format!(
                 "cannot publish to internal exchange '{exchange_name}' in vhost '{}'",
