@@ -27,7 +27,7 @@ use crate::session::Session;
 /// until the socket takes it.
 const OUT_HIGH_WATER: usize = 1 << 20;
 /// Most bytes read from the socket in one wake-up before processing them.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 128 * 1024;
 /// How long to wait for connection.close-ok after sending connection.close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -119,10 +119,18 @@ impl Connection {
             tokio::select! {
                 ready = stream.readable(), if room && !matches!(self.phase, Phase::Finishing) => {
                     ready?;
-                    if !self.read(stream)? {
+                    let (open, busy) = self.read(stream)?;
+                    if !open {
                         return Ok(());
                     }
                     self.process_input();
+                    if busy {
+                        // More input is waiting. Let the tasks this batch woke (consumers
+                        // of the queues just published to) run before reading again:
+                        // a woken task sits in this worker's LIFO slot, which the other
+                        // worker cannot steal.
+                        tokio::task::yield_now().await;
+                    }
                 }
                 ready = stream.writable(), if !self.session.out.is_empty() => ready?,
                 _ = outbox.wait(), if room => {}
@@ -140,15 +148,15 @@ impl Connection {
         }
     }
 
-    /// Reads what the socket has; false when the peer closed it.
-    fn read(&mut self, stream: &TcpStream) -> std::io::Result<bool> {
+    /// Reads what the socket has. Returns (still open, read a full chunk).
+    fn read(&mut self, stream: &TcpStream) -> std::io::Result<(bool, bool)> {
         let mut total = 0;
         while total < READ_CHUNK {
             if self.input.capacity() - self.input.len() < 16 * 1024 {
                 self.input.reserve(64 * 1024);
             }
             match stream.try_read_buf(&mut self.input) {
-                Ok(0) => return Ok(false),
+                Ok(0) => return Ok((false, false)),
                 Ok(n) => total += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
@@ -157,7 +165,7 @@ impl Connection {
         if total > 0 {
             self.last_read = Instant::now();
         }
-        Ok(true)
+        Ok((true, total >= READ_CHUNK))
     }
 
     fn flush(&mut self, stream: &TcpStream) -> std::io::Result<()> {

@@ -1,6 +1,7 @@
 //! `warren`: the broker binary. With no subcommand (or `serve`) it runs the broker.
 
 mod config;
+mod perf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    /// Load-test an AMQP 0-9-1 broker (Warren or any other).
+    Perf(perf::PerfArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,15 +36,15 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    match cli.command {
+        Some(Command::Perf(args)) => runtime.block_on(perf::run(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        None => runtime.block_on(serve(cli.serve)),
+    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
