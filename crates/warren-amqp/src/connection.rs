@@ -120,10 +120,12 @@ impl Connection {
                 ready = stream.readable(), if room && !matches!(self.phase, Phase::Finishing) => {
                     ready?;
                     let (open, busy) = self.read(stream)?;
+                    // Bytes that arrived with the peer's FIN still count (a
+                    // publish just before a half-close is routed, as in RabbitMQ).
+                    self.process_input();
                     if !open {
                         return Ok(());
                     }
-                    self.process_input();
                     if busy {
                         // More input is waiting. Let the tasks this batch woke (consumers
                         // of the queues just published to) run before reading again:
@@ -248,10 +250,18 @@ impl Connection {
         let Some(channel) = self.channels.get_mut(&frame.channel) else {
             if is_method && ids == (20, 10) {
                 self.open_channel(frame.channel);
-            } else {
+            } else if is_method {
                 self.close_connection(
                     BrokerError::ChannelError("expected 'channel.open'".into()),
                     ids,
+                );
+            } else {
+                // RabbitMQ: a content or heartbeat frame where a method belongs.
+                self.close_connection(
+                    BrokerError::UnexpectedFrame(
+                        "expected method frame, got non method frame instead".into(),
+                    ),
+                    (0, 0),
                 );
             }
             return;
@@ -326,12 +336,7 @@ impl Connection {
                     Ok(Method::Other(AMQPClass::Connection(m))) => {
                         self.handle_connection_method(m, ids)
                     }
-                    Ok(_) => self.close_connection(
-                        BrokerError::CommandInvalid(
-                            "only connection methods are allowed on channel 0".into(),
-                        ),
-                        ids,
-                    ),
+                    Ok(_) => self.close_connection(unexpected_on_channel_0(), ids),
                     Err(e) => self.close_connection(codec_error(e), ids),
                 }
             }
@@ -360,12 +365,7 @@ impl Connection {
                 ),
                 ids,
             ),
-            _ => self.close_connection(
-                BrokerError::CommandInvalid(
-                    "connection method not valid after the handshake".into(),
-                ),
-                ids,
-            ),
+            _ => self.close_connection(unexpected_on_channel_0(), ids),
         }
     }
 
@@ -470,6 +470,12 @@ impl Connection {
 fn return_undelivered(d: warren_core::Delivery) {
     d.consumer.settle(1);
     d.queue.requeue_undelivered(d.message, !d.consumer.no_ack);
+}
+
+/// RabbitMQ's answer (rabbit_reader:handle_method0/2) to anything on channel 0
+/// other than connection.close, close-ok and update-secret once running.
+fn unexpected_on_channel_0() -> BrokerError {
+    BrokerError::ChannelError("unexpected method in connection state running".into())
 }
 
 fn force_shutdown() -> BrokerError {

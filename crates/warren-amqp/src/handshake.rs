@@ -18,6 +18,9 @@ use warren_core::{Broker, BrokerError};
 use crate::outbox::Outbox;
 use crate::session::{ClientCapabilities, Session};
 
+/// The AMQP 0-9 protocol header, accepted as 0-9-1 like RabbitMQ does.
+const AMQP_0_9_HEADER: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
+
 /// Why a handshake did not produce a session.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
@@ -120,11 +123,16 @@ impl Wire<'_> {
 
     /// Sends connection.close with `error` and gives the client a moment to answer.
     async fn refuse(&mut self, error: BrokerError) -> HandshakeError {
+        self.refuse_for(error, (0, 0)).await
+    }
+
+    /// Like [`Wire::refuse`], naming the method (class, method ids) that failed.
+    async fn refuse_for(&mut self, error: BrokerError, ids: (u16, u16)) -> HandshakeError {
         let close = AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
             reply_code: error.reply_code(),
             reply_text: ShortString::from(error.to_string()),
-            class_id: 0,
-            method_id: 0,
+            class_id: ids.0,
+            method_id: ids.1,
         }));
         if self.send(close).await.is_ok() {
             let mut sink = [0u8; 512];
@@ -166,7 +174,8 @@ pub async fn handshake(
             return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
         }
         got += n;
-        if header[..got] != PROTOCOL_HEADER[..got] {
+        // RabbitMQ treats the 0-9 header as 0-9-1 (the two are close enough).
+        if header[..got] != PROTOCOL_HEADER[..got] && header[..got] != AMQP_0_9_HEADER[..got] {
             stream.write_all(&PROTOCOL_HEADER).await?;
             return Err(HandshakeError::BadHeader(header[..got].to_vec()));
         }
@@ -222,7 +231,8 @@ pub async fn handshake(
     };
     let frame_max = match negotiate_frame_max(tune.frame_max, config.frame_max) {
         Ok(f) => f,
-        Err(e) => return Err(wire.refuse(e).await),
+        // RabbitMQ names connection.tune as the failing method.
+        Err(e) => return Err(wire.refuse_for(e, (10, 30)).await),
     };
     let channel_max = match tune.channel_max {
         0 => config.channel_max,
@@ -247,7 +257,8 @@ pub async fn handshake(
     };
     let vhost = match broker.open_vhost(&user, &vhost_name) {
         Ok(v) => v,
-        Err(e) => return Err(wire.refuse(e).await),
+        // RabbitMQ names connection.open as the failing method.
+        Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
     };
     wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
         connection::OpenOk {},

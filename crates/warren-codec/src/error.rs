@@ -26,8 +26,9 @@ pub enum CodecError {
         /// Method id read from the frame.
         method_id: u16,
     },
-    /// The method's arguments could not be decoded (502).
-    #[error("SYNTAX_ERROR - could not decode arguments of method {class_id}.{method_id}")]
+    /// The method's arguments could not be decoded (501, like RabbitMQ's
+    /// `rabbit_misc:frame_error/2`: "cannot decode ...").
+    #[error("FRAME_ERROR - cannot decode arguments of method {class_id}.{method_id}")]
     BadMethod {
         /// Class id read from the frame.
         class_id: u16,
@@ -49,9 +50,10 @@ impl CodecError {
             CodecError::BadFrameEnd(_)
             | CodecError::UnknownFrameType(_)
             | CodecError::FrameTooLarge { .. }
-            | CodecError::Truncated(_) => 501,
+            | CodecError::Truncated(_)
+            | CodecError::BadMethod { .. } => 501,
             CodecError::UnknownMethod { .. } => 540,
-            CodecError::BadMethod { .. } | CodecError::BadContentHeader => 502,
+            CodecError::BadContentHeader => 502,
         }
     }
 }

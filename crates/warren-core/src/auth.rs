@@ -137,6 +137,14 @@ impl Users {
         Ok(user)
     }
 
+    /// Whether `user` exists and has `tag` (e.g. "impersonator").
+    pub fn has_tag(&self, user: &str, tag: &str) -> bool {
+        self.users
+            .read()
+            .get(user)
+            .is_some_and(|u| u.tags.iter().any(|t| t == tag))
+    }
+
     /// The user's permissions in `vhost`, if any.
     pub fn permission(&self, user: &str, vhost: &str) -> Option<Permission> {
         self.permissions

@@ -313,13 +313,16 @@ impl VHost {
     ) -> Result<DeclaredQueue, BrokerError> {
         queue.check_access(connection_id)?;
         if !decl.passive {
+            // RabbitMQ checks exclusivity strictly on redeclaration, first: a
+            // different `exclusive` flag is RESOURCE_LOCKED, not an inequivalent arg.
+            if decl.exclusive != queue.options.exclusive_owner.is_some() {
+                return Err(queue.locked());
+            }
             let mismatch = |arg: &str, got: String, current: String| {
                 BrokerError::inequivalent(arg, "queue", &queue.name, &self.name, &got, &current)
             };
-            let current_exclusive = queue.options.exclusive_owner.is_some();
             for (arg, got, current) in [
                 ("durable", decl.durable, queue.options.durable),
-                ("exclusive", decl.exclusive, current_exclusive),
                 ("auto_delete", decl.auto_delete, queue.options.auto_delete),
             ] {
                 if got != current {

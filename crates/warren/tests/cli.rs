@@ -38,18 +38,38 @@ fn wait_for_line(child: &mut Child, needle: &'static str) -> Option<String> {
 }
 
 fn port_from(line: &str) -> u16 {
-    let after = line.split("AMQP on ").nth(1).expect("AMQP address in log line");
+    let after = line
+        .split("AMQP on ")
+        .nth(1)
+        .expect("AMQP address in log line");
     let addr = after.split(',').next().unwrap().trim();
-    addr.rsplit(':').next().unwrap().parse().expect("port number")
+    addr.rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("port number")
 }
 
 #[test]
 fn logs_the_bound_port_refuses_a_taken_port_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let mut first = warren(&["--amqp-port", "0", "--http-port", "0", "--metrics-port", "0"], data.path());
+    let mut first = warren(
+        &[
+            "--amqp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ],
+        data.path(),
+    );
     let line = wait_for_line(&mut first, "AMQP on").expect("start-up line");
     let port = port_from(&line);
-    assert_ne!(port, 0, "the log shows the ephemeral port actually bound: {line}");
+    assert_ne!(
+        port, 0,
+        "the log shows the ephemeral port actually bound: {line}"
+    );
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("broker accepts connections");
 
     let data2 = tempfile::tempdir().unwrap();
@@ -57,11 +77,18 @@ fn logs_the_bound_port_refuses_a_taken_port_and_stops_on_sigterm() {
     let out = second.wait_with_output().expect("second broker exits");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("already in use"), "clear error, got: {stderr}");
+    assert!(
+        stderr.contains("already in use"),
+        "clear error, got: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
 
     let pid = first.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(first.wait());

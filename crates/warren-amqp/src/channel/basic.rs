@@ -9,7 +9,7 @@ use warren_codec::spec::{basic as b, AMQPClass};
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, QueuedMessage};
 
-use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, Unacked};
+use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, TxSettle, Unacked};
 use crate::session::Session;
 
 fn generate_consumer_tag() -> String {
@@ -108,13 +108,16 @@ impl Channel {
             channel_credit: self.channel_credit.clone(),
             sink: session.outbox.clone(),
         });
+        // consume-ok only once the queue accepted the consumer (an exclusive
+        // consumer elsewhere refuses it). Deliveries it triggers go through the
+        // outbox, which is written after this reply.
+        queue.add_consumer(consumer.clone())?;
         if !m.nowait {
             let ok = b::ConsumeOk {
                 consumer_tag: tag.to_string().into(),
             };
             session.send(self.id, AMQPClass::Basic(b::AMQPMethod::ConsumeOk(ok)));
         }
-        queue.add_consumer(consumer.clone())?;
         self.consumers
             .insert(tag, ConsumerEntry { consumer, queue });
         Ok(())
@@ -266,16 +269,13 @@ impl Channel {
         Ok(())
     }
 
-    /// ack, nack or reject; inside a transaction the settlement waits for commit.
+    /// ack, nack or reject. The delivery tag is checked at once, also inside a
+    /// transaction (as RabbitMQ does); there, the settlement waits for commit.
     pub(super) fn settle(
         &mut self,
         settle: Settle,
         _session: &mut Session,
     ) -> Result<(), BrokerError> {
-        if let Some(tx) = self.tx.as_mut() {
-            tx.settles.push(settle);
-            return Ok(());
-        }
         let (tag, multiple, requeue, acked) = match settle {
             Settle::Ack { tag, multiple } => (tag, multiple, false, true),
             Settle::Reject {
@@ -285,9 +285,23 @@ impl Channel {
             } => (tag, multiple, requeue, false),
         };
         let settled = self.take_unacked(tag, multiple)?;
+        if let Some(tx) = self.tx.as_mut() {
+            tx.settles.push(TxSettle {
+                settled,
+                requeue,
+                acked,
+            });
+            return Ok(());
+        }
+        self.apply_settle(settled, requeue, acked);
+        Ok(())
+    }
+
+    /// Settles deliveries already taken from the unacked list.
+    pub(super) fn apply_settle(&mut self, settled: Vec<Unacked>, requeue: bool, acked: bool) {
         if requeue {
             requeue_all(settled);
-            return Ok(());
+            return;
         }
         let mut unblocked = false;
         let mut run: Option<(Arc<Queue>, usize)> = None;
@@ -311,7 +325,6 @@ impl Channel {
         if unblocked {
             self.kick_queues();
         }
-        Ok(())
     }
 
     /// Removes and returns the unacked deliveries a settlement covers.

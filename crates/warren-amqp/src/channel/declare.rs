@@ -14,15 +14,27 @@ impl Channel {
         m: q::Declare,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
-        let name = match (m.queue.as_str(), m.passive) {
-            ("", true) => self.queue_name("")?,
-            (REPLY_TO_QUEUE, true) => {
-                // RabbitMQ answers a passive declare of the direct reply-to
-                // pseudo-queue as if it existed, empty and unconsumed.
-                let ok = q::DeclareOk { queue: m.queue.clone(), message_count: 0, consumer_count: 0 };
-                session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeclareOk(ok)));
-                return Ok(());
+        let requested = m.queue.as_str();
+        if requested.starts_with(REPLY_TO_QUEUE) {
+            // RabbitMQ treats every declare of the direct reply-to pseudo-queue
+            // or of a reply address as passive: it exists (0 messages, 1
+            // consumer) if it is the pseudo-queue or a live reply address.
+            if requested != REPLY_TO_QUEUE && session.vhost.reply_to.lookup(requested).is_none() {
+                return Err(BrokerError::no_queue(requested, &session.vhost.name));
             }
+            self.last_queue = Some(requested.to_string());
+            if !m.nowait {
+                let ok = q::DeclareOk {
+                    queue: m.queue.clone(),
+                    message_count: 0,
+                    consumer_count: 1,
+                };
+                session.send(self.id, AMQPClass::Queue(q::AMQPMethod::DeclareOk(ok)));
+            }
+            return Ok(());
+        }
+        let name = match (requested, m.passive) {
+            ("", true) => self.queue_name("")?,
             (name, _) => name.to_string(),
         };
         let declared = session.vhost.declare_queue(

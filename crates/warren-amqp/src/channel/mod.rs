@@ -81,11 +81,19 @@ enum Settle {
     },
 }
 
+/// Deliveries settled inside a transaction: taken from the unacked list at
+/// once, applied at commit, put back at rollback.
+struct TxSettle {
+    settled: Vec<Unacked>,
+    requeue: bool,
+    acked: bool,
+}
+
 /// Transaction buffers.
 #[derive(Default)]
 struct Tx {
     publishes: Vec<publish::Pending>,
-    settles: Vec<Settle>,
+    settles: Vec<TxSettle>,
 }
 
 /// The direct reply-to pseudo-queue this channel consumes from.
@@ -142,12 +150,20 @@ impl Channel {
         match frame.kind {
             FrameKind::Method => {
                 let ids = method_ids(&frame.payload);
-                if !matches!(self.content, Content::Idle) {
+                // As rabbit_command_assembler: the error names basic.publish.
+                let expected = match self.content {
+                    Content::Idle => None,
+                    Content::Header(_) => Some(
+                        "expected content header for class 60, got non content header frame instead",
+                    ),
+                    Content::Body { .. } => {
+                        Some("expected content body, got non content body frame instead")
+                    }
+                };
+                if let Some(text) = expected {
                     return Err(Fault::new(
-                        BrokerError::UnexpectedFrame(
-                            "expected content header for class 60, got non content header frame instead".into(),
-                        ),
-                        ids,
+                        BrokerError::UnexpectedFrame(text.into()),
+                        publish::PUBLISH,
                     ));
                 }
                 let method =
@@ -158,7 +174,7 @@ impl Channel {
             FrameKind::Header => self.on_header(frame.payload, session),
             FrameKind::Body => self.on_body(frame.payload, session),
             FrameKind::Heartbeat => Err(Fault::new(
-                BrokerError::FrameError("heartbeat frame on a non-zero channel".into()),
+                BrokerError::UnexpectedFrame("heartbeat frame on a non-zero channel".into()),
                 (0, 0),
             )),
         }
@@ -335,7 +351,8 @@ impl Channel {
                 tx::AMQPMethod::CommitOk(tx::CommitOk {})
             }
             tx::AMQPMethod::Rollback(_) => {
-                *self.tx.as_mut().ok_or_else(not_tx)? = Tx::default();
+                let work = std::mem::take(self.tx.as_mut().ok_or_else(not_tx)?);
+                self.restore_unacked(work.settles);
                 tx::AMQPMethod::RollbackOk(tx::RollbackOk {})
             }
             _ => {
@@ -352,13 +369,21 @@ impl Channel {
         for pending in work.publishes {
             self.route_and_enqueue(pending, session);
         }
-        self.tx = None;
-        let result = work
-            .settles
-            .into_iter()
-            .try_for_each(|s| self.settle(s, session));
-        self.tx = Some(Tx::default());
-        result
+        for s in work.settles {
+            self.apply_settle(s.settled, s.requeue, s.acked);
+        }
+        Ok(())
+    }
+
+    /// Puts deliveries settled in an uncommitted transaction back among the
+    /// unacked ones, in delivery-tag order.
+    fn restore_unacked(&mut self, settles: Vec<TxSettle>) {
+        if settles.is_empty() {
+            return;
+        }
+        self.unacked
+            .extend(settles.into_iter().flat_map(|s| s.settled));
+        self.unacked.make_contiguous().sort_by_key(|u| u.tag);
     }
 
     /// Sends publisher confirms for everything published so far (one
@@ -382,12 +407,19 @@ impl Channel {
     /// Frees everything the channel holds: unacked messages go back to their
     /// queues, consumers are cancelled (auto-delete queues may go away).
     pub fn release(&mut self, session: &mut Session) {
-        let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
-        requeue_all(unacked);
+        // Consumers go first, as in RabbitMQ: requeued messages must not be
+        // dispatched back to this channel's own consumers (they would bounce
+        // back later, out of their original order).
         let tags: Vec<Arc<str>> = self.consumers.keys().cloned().collect();
         for tag in tags {
             self.remove_consumer(&tag, session);
         }
+        if let Some(tx) = self.tx.as_mut() {
+            let settles = std::mem::take(&mut tx.settles);
+            self.restore_unacked(settles);
+        }
+        let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
+        requeue_all(unacked);
         if let Some(reply) = self.reply_to.take() {
             session.vhost.reply_to.unregister(&reply.address);
         }

@@ -16,7 +16,10 @@ use super::{Channel, Fault};
 use crate::handshake::codec_error;
 use crate::session::Session;
 
-const PUBLISH: (u16, u16) = (60, 40);
+pub(super) const PUBLISH: (u16, u16) = (60, 40);
+
+/// RabbitMQ's text for a content frame where a method frame was expected.
+const EXPECTED_METHOD: &str = "expected method frame, got non method frame instead";
 
 /// Where the channel is in receiving a message's frames.
 pub enum Content {
@@ -42,7 +45,27 @@ pub struct Pending {
 }
 
 fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
-    std::str::from_utf8(bytes).map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
+    std::str::from_utf8(bytes)
+        .map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
+}
+
+/// RabbitMQ's validated user-id: a message's user_id must be the connection's
+/// user, unless that user is tagged "impersonator".
+fn check_user_id(properties: &[u8], session: &Session) -> Result<(), BrokerError> {
+    let view = warren_codec::properties::RawProperties::new(properties);
+    let Some(claimed) = view.user_id() else {
+        return Ok(());
+    };
+    if claimed == session.user.as_bytes()
+        || session.broker.users.has_tag(&session.user, "impersonator")
+    {
+        return Ok(());
+    }
+    Err(BrokerError::PreconditionFailed(format!(
+        "user_id property set to '{}' but authenticated user was '{}'",
+        String::from_utf8_lossy(claimed),
+        session.user
+    )))
 }
 
 impl Channel {
@@ -57,10 +80,16 @@ impl Channel {
     pub(super) fn on_header(&mut self, payload: Bytes, session: &mut Session) -> Result<(), Fault> {
         let publish = match std::mem::replace(&mut self.content, Content::Idle) {
             Content::Header(p) => p,
-            _ => {
+            Content::Idle => {
+                return Err(Fault::new(
+                    BrokerError::UnexpectedFrame(EXPECTED_METHOD.into()),
+                    (0, 0),
+                ))
+            }
+            Content::Body { .. } => {
                 return Err(Fault::new(
                     BrokerError::UnexpectedFrame(
-                        "content header frame without a preceding basic.publish".into(),
+                        "expected content body, got non content body frame instead".into(),
                     ),
                     PUBLISH,
                 ))
@@ -71,7 +100,7 @@ impl Channel {
         if header.class_id != 60 {
             return Err(Fault::new(
                 BrokerError::UnexpectedFrame(format!(
-                    "content header for class {} does not match class 60",
+                    "expected content header for class 60, got one for class {} instead",
                     header.class_id
                 )),
                 PUBLISH,
@@ -108,19 +137,21 @@ impl Channel {
             ..
         } = &mut self.content
         else {
-            return Err(Fault::new(
-                BrokerError::UnexpectedFrame(
-                    "content body frame without a preceding content header".into(),
+            return Err(match self.content {
+                Content::Header(_) => Fault::new(
+                    BrokerError::UnexpectedFrame(
+                        "expected content header for class 60, got non content header frame instead"
+                            .into(),
+                    ),
+                    PUBLISH,
                 ),
-                PUBLISH,
-            ));
+                _ => Fault::new(BrokerError::UnexpectedFrame(EXPECTED_METHOD.into()), (0, 0)),
+            });
         };
         *received += payload.len() as u64;
         if *received > *expected {
             return Err(Fault::new(
-                BrokerError::UnexpectedFrame(format!(
-                    "content body is longer than the {expected} octets the header announced"
-                )),
+                BrokerError::FrameError("content body frame exceeds remaining content size".into()),
                 PUBLISH,
             ));
         }
@@ -180,6 +211,7 @@ impl Channel {
             )));
         }
         let properties = self.address_reply_to(properties)?;
+        check_user_id(&properties, session)?;
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,

@@ -313,12 +313,18 @@ impl Queue {
     /// connection that declared them).
     pub fn check_access(&self, connection_id: u64) -> Result<(), BrokerError> {
         match self.options.exclusive_owner {
-            Some(owner) if owner != connection_id => Err(BrokerError::ResourceLocked(format!(
-                "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
-                self.name, self.vhost
-            ))),
+            Some(owner) if owner != connection_id => Err(self.locked()),
             _ => Ok(()),
         }
+    }
+
+    /// RabbitMQ's RESOURCE_LOCKED error for this queue (another connection's
+    /// exclusive queue, or a redeclaration with a different `exclusive` flag).
+    pub fn locked(&self) -> BrokerError {
+        BrokerError::ResourceLocked(format!(
+            "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
+            self.name, self.vhost
+        ))
     }
 
     /// Whether the queue ever had a consumer (auto-delete only applies then).
