@@ -173,15 +173,7 @@ async fn impersonator_may_set_any_user_id() {
     let broker = TestBroker::start().await;
     let users = &broker.broker.users;
     users.add_user("robot", "secret", vec!["impersonator".into()]);
-    users.set_permission(
-        "robot",
-        "/",
-        warren_core::auth::Permission {
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        },
-    );
+    users.set_permission("robot", "/", warren_core::auth::Permission::full());
     let uri = format!("amqp://robot:secret@{}/%2f", broker.addr);
     let conn = within(lapin::Connection::connect(
         &uri,

@@ -9,6 +9,9 @@ use parking_lot::RwLock;
 
 use crate::auth::Users;
 use crate::error::BrokerError;
+use crate::policies::PolicyStore;
+use crate::rates::RateTable;
+use crate::registry::Registry;
 use crate::vhost::VHost;
 
 /// Settings that govern protocol behaviour, with RabbitMQ's defaults.
@@ -56,16 +59,26 @@ pub struct Broker {
     pub config: BrokerConfig,
     /// User accounts and permissions.
     pub users: Users,
+    /// Live connections and channels, with their counters.
+    pub registry: Registry,
+    /// Policy definitions.
+    pub policies: PolicyStore,
+    /// Message rates, filled by a periodic sampler.
+    pub rates: RateTable,
+    /// When the broker started.
+    pub started_at: std::time::Instant,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
+    vhost_metadata: RwLock<HashMap<String, serde_json::Value>>,
     next_connection_id: AtomicU64,
 }
 
 impl Broker {
     /// A broker with the default vhost and user.
     pub fn new(config: BrokerConfig) -> Arc<Self> {
-        let users = Users::with_default(
+        let users = Users::with_default_in(
             &config.default_user,
             &config.default_pass,
+            &config.default_vhost,
             config.loopback_users.clone(),
         );
         let mut vhosts = HashMap::new();
@@ -73,10 +86,20 @@ impl Broker {
             config.default_vhost.clone(),
             VHost::new(&config.default_vhost),
         );
+        let mut metadata = HashMap::new();
+        metadata.insert(
+            config.default_vhost.clone(),
+            serde_json::json!({"description": "Default virtual host", "tags": []}),
+        );
         Arc::new(Broker {
             config,
             users,
+            registry: Registry::default(),
+            policies: PolicyStore::default(),
+            rates: RateTable::default(),
+            started_at: std::time::Instant::now(),
             vhosts: RwLock::new(vhosts),
+            vhost_metadata: RwLock::new(metadata),
             next_connection_id: AtomicU64::new(1),
         })
     }
@@ -98,6 +121,44 @@ impl Broker {
             .entry(name.to_string())
             .or_insert_with(|| VHost::new(name))
             .clone()
+    }
+
+    /// Deletes a vhost: its queues (consumers are cancelled), its connections
+    /// (closed with 320), its permissions and policies.
+    pub fn delete_vhost(&self, name: &str) -> Result<(), BrokerError> {
+        let vhost = self
+            .vhosts
+            .write()
+            .remove(name)
+            .ok_or_else(|| BrokerError::NotFound(format!("no vhost '{name}'")))?;
+        self.vhost_metadata.write().remove(name);
+        for conn in self.registry.connections() {
+            if conn.meta.vhost == name {
+                conn.close(&format!("vhost '{name}' is deleted"));
+            }
+        }
+        for queue in vhost.queues() {
+            vhost.remove_queue(&queue);
+        }
+        self.users.forget_vhost(name);
+        self.policies.forget_vhost(name);
+        Ok(())
+    }
+
+    /// A vhost's metadata ({"description": …, "tags": […]}).
+    pub fn vhost_metadata(&self, name: &str) -> serde_json::Value {
+        self.vhost_metadata
+            .read()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({"description": "", "tags": []}))
+    }
+
+    /// Sets a vhost's metadata.
+    pub fn set_vhost_metadata(&self, name: &str, metadata: serde_json::Value) {
+        self.vhost_metadata
+            .write()
+            .insert(name.to_string(), metadata);
     }
 
     /// All vhosts.

@@ -1,5 +1,7 @@
 //! Warren's broker core, independent of any wire protocol: vhosts, exchanges and
-//! their routing, queues, consumers and dispatch, users and authentication.
+//! their routing, queues, consumers and dispatch, users, permissions and
+//! authentication, the registry of live connections with their counters,
+//! message rates, policies (storage) and definitions import/export.
 //!
 //! Protocol adapters (AMQP 0-9-1 today) translate frames into calls on [`Broker`]
 //! and [`VHost`], and receive deliveries through the [`DeliverySink`] trait.
@@ -8,10 +10,15 @@ pub mod args;
 pub mod auth;
 pub mod broker;
 pub mod consumer;
+pub mod definitions;
 pub mod error;
 pub mod exchange;
 pub mod message;
+pub mod permissions;
+pub mod policies;
 pub mod queue;
+pub mod rates;
+pub mod registry;
 pub mod reply_to;
 pub mod vhost;
 

@@ -3,6 +3,7 @@
 //! error texts. Maps are read-mostly (`RwLock`); routing only takes read locks.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -74,6 +75,19 @@ pub struct VHost {
     queues: RwLock<HashMap<Arc<str>, Arc<Queue>>>,
     /// Direct reply-to pseudo-queues.
     pub reply_to: ReplyTo,
+    /// Queue declarations, creations and deletions (for metrics).
+    pub churn: QueueChurn,
+}
+
+/// Lifetime queue counters of a vhost.
+#[derive(Debug, Default)]
+pub struct QueueChurn {
+    /// Successful non-passive queue.declare calls.
+    pub declared: AtomicU64,
+    /// Queues created.
+    pub created: AtomicU64,
+    /// Queues deleted.
+    pub deleted: AtomicU64,
 }
 
 fn reserved_name(name: &str) -> bool {
@@ -102,6 +116,7 @@ impl VHost {
             exchanges: RwLock::new(HashMap::new()),
             queues: RwLock::new(HashMap::new()),
             reply_to: ReplyTo::default(),
+            churn: QueueChurn::default(),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -272,6 +287,9 @@ impl VHost {
         } else {
             decl.name.clone()
         };
+        if !decl.passive {
+            self.churn.declared.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(existing) = self.queues.read().get(name.as_str()).cloned() {
             return self.redeclare_queue(existing, &decl, connection_id);
         }
@@ -297,6 +315,7 @@ impl VHost {
         let queue = Queue::new(&name, &self.name, options);
         queues.insert(queue.name.clone(), queue.clone());
         drop(queues);
+        self.churn.created.fetch_add(1, Ordering::Relaxed);
         Ok(DeclaredQueue {
             queue,
             message_count: 0,
@@ -378,6 +397,7 @@ impl VHost {
                 .is_some_and(|q| Arc::ptr_eq(q, queue))
             {
                 queues.remove(&queue.name);
+                self.churn.deleted.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.remove_bindings_to(&Destination::Queue(queue.clone()));
