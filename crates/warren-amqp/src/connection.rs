@@ -434,6 +434,12 @@ impl Connection {
                         _ => return_undelivered(d),
                     }
                 }
+                Outgoing::Synced(channel, seq) => {
+                    if let Some(channel) = self.channels.get_mut(&channel) {
+                        channel.synced(seq);
+                        channel.flush_confirms(&mut self.session);
+                    }
+                }
                 Outgoing::Cancel(consumer) => {
                     if let Some(channel) = self.channels.get_mut(&consumer.channel) {
                         channel.consumer_cancelled(&consumer, &mut self.session);

@@ -18,6 +18,23 @@ pub enum Outgoing {
     Deliver(Delivery),
     /// The broker cancelled a consumer (its queue went away).
     Cancel(Arc<Consumer>),
+    /// Persistent messages published on a channel are on disk up to this
+    /// confirm sequence number: (channel, sequence number).
+    Synced(u16, u64),
+}
+
+/// Packs a channel and a publish sequence number into a store sync token.
+pub fn sync_token(channel: u16, seq: u64) -> u64 {
+    ((channel as u64) << 48) | (seq & ((1 << 48) - 1))
+}
+
+impl warren_store::SyncListener for Outbox {
+    fn synced(&self, token: u64) {
+        self.push(Outgoing::Synced(
+            (token >> 48) as u16,
+            token & ((1 << 48) - 1),
+        ));
+    }
 }
 
 /// A multi-producer, single-consumer mailbox with a wake-up for the connection.

@@ -11,8 +11,8 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::error::BrokerError;
-pub use crate::permissions::{Access, Permission, ResourceKind, TopicPermission};
 use crate::permissions::{resource_refused, topic_refused};
+pub use crate::permissions::{Access, Permission, ResourceKind, TopicPermission};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub struct Users {
     permissions: RwLock<HashMap<(String, String), Permission>>,
     topic_permissions: RwLock<HashMap<(String, String), Vec<TopicPermission>>>,
     loopback_users: Vec<String>,
+    /// Run after every change (the broker persists users and permissions).
+    pub changed: crate::persistence::ChangeHook,
 }
 
 impl Users {
@@ -99,6 +101,7 @@ impl Users {
             permissions: RwLock::new(HashMap::new()),
             topic_permissions: RwLock::new(HashMap::new()),
             loopback_users,
+            changed: Default::default(),
         };
         users.add_user(default_user, default_pass, vec!["administrator".into()]);
         users.set_permission(default_user, vhost, Permission::full());
@@ -139,6 +142,7 @@ impl Users {
 
     fn put_user(&self, user: User) {
         self.users.write().insert(user.name.clone(), user);
+        self.changed.fire();
     }
 
     /// Deletes a user and all their permissions.
@@ -149,26 +153,33 @@ impl Users {
             .ok_or_else(|| UserError::NoSuchUser(name.to_string()))?;
         self.permissions.write().retain(|(u, _), _| u != name);
         self.topic_permissions.write().retain(|(u, _), _| u != name);
+        self.changed.fire();
         Ok(())
     }
 
     /// Sets a new password.
     pub fn change_password(&self, name: &str, password: &str) -> Result<(), UserError> {
-        let mut users = self.users.write();
-        let user = users
-            .get_mut(name)
-            .ok_or_else(|| UserError::NoSuchUser(name.to_string()))?;
-        user.password_hash = hash_password(password);
+        {
+            let mut users = self.users.write();
+            let user = users
+                .get_mut(name)
+                .ok_or_else(|| UserError::NoSuchUser(name.to_string()))?;
+            user.password_hash = hash_password(password);
+        }
+        self.changed.fire();
         Ok(())
     }
 
     /// Replaces a user's tags.
     pub fn set_tags(&self, name: &str, tags: Vec<String>) -> Result<(), UserError> {
-        let mut users = self.users.write();
-        let user = users
-            .get_mut(name)
-            .ok_or_else(|| UserError::NoSuchUser(name.to_string()))?;
-        user.tags = tags;
+        {
+            let mut users = self.users.write();
+            let user = users
+                .get_mut(name)
+                .ok_or_else(|| UserError::NoSuchUser(name.to_string()))?;
+            user.tags = tags;
+        }
+        self.changed.fire();
         Ok(())
     }
 
@@ -189,14 +200,18 @@ impl Users {
         self.permissions
             .write()
             .insert((user.to_string(), vhost.to_string()), permission);
+        self.changed.fire();
     }
 
     /// Removes a user's permissions in a vhost; false if there were none.
     pub fn clear_permission(&self, user: &str, vhost: &str) -> bool {
-        self.permissions
+        let removed = self
+            .permissions
             .write()
             .remove(&(user.to_string(), vhost.to_string()))
-            .is_some()
+            .is_some();
+        self.changed.fire();
+        removed
     }
 
     /// Every (user, vhost, permission), sorted by user then vhost.
@@ -213,14 +228,25 @@ impl Users {
 
     /// Sets (replaces) a user's topic permission on one exchange of a vhost.
     pub fn set_topic_permission(&self, user: &str, vhost: &str, topic: TopicPermission) {
-        let mut all = self.topic_permissions.write();
-        let list = all.entry((user.to_string(), vhost.to_string())).or_default();
-        list.retain(|t| t.exchange != topic.exchange);
-        list.push(topic);
+        {
+            let mut all = self.topic_permissions.write();
+            let list = all
+                .entry((user.to_string(), vhost.to_string()))
+                .or_default();
+            list.retain(|t| t.exchange != topic.exchange);
+            list.push(topic);
+        }
+        self.changed.fire();
     }
 
     /// Removes a user's topic permissions in a vhost (one exchange, or all).
     pub fn clear_topic_permissions(&self, user: &str, vhost: &str, exchange: Option<&str>) -> bool {
+        let removed = self.remove_topic_permissions(user, vhost, exchange);
+        self.changed.fire();
+        removed
+    }
+
+    fn remove_topic_permissions(&self, user: &str, vhost: &str, exchange: Option<&str>) -> bool {
         let mut all = self.topic_permissions.write();
         let key = (user.to_string(), vhost.to_string());
         let Some(list) = all.get_mut(&key) else {
@@ -250,7 +276,10 @@ impl Users {
     /// Forgets every permission in a deleted vhost.
     pub fn forget_vhost(&self, vhost: &str) {
         self.permissions.write().retain(|(_, v), _| v != vhost);
-        self.topic_permissions.write().retain(|(_, v), _| v != vhost);
+        self.topic_permissions
+            .write()
+            .retain(|(_, v), _| v != vhost);
+        self.changed.fire();
     }
 
     /// Checks that `user` may perform `access` on a resource, as
@@ -382,7 +411,9 @@ mod tests {
         assert!(users
             .add_user_with_hash("bob", exported, Some("rabbit_password_hashing_md5"), vec![])
             .is_err());
-        assert!(users.add_user_with_hash("bob", "nothash", None, vec![]).is_err());
+        assert!(users
+            .add_user_with_hash("bob", "nothash", None, vec![])
+            .is_err());
     }
 
     #[test]

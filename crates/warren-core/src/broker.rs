@@ -68,6 +68,7 @@ pub struct Broker {
     /// When the broker started.
     pub started_at: std::time::Instant,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
+    pub(crate) persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
     vhost_metadata: RwLock<HashMap<String, serde_json::Value>>,
     next_connection_id: AtomicU64,
 }
@@ -99,6 +100,7 @@ impl Broker {
             rates: RateTable::default(),
             started_at: std::time::Instant::now(),
             vhosts: RwLock::new(vhosts),
+            persistence: std::sync::OnceLock::new(),
             vhost_metadata: RwLock::new(metadata),
             next_connection_id: AtomicU64::new(1),
         })
@@ -116,11 +118,20 @@ impl Broker {
 
     /// Creates a vhost if it does not exist.
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
-        self.vhosts
+        let mut created = false;
+        let vhost = self
+            .vhosts
             .write()
             .entry(name.to_string())
-            .or_insert_with(|| VHost::new(name))
-            .clone()
+            .or_insert_with(|| {
+                created = true;
+                VHost::new(name)
+            })
+            .clone();
+        if created {
+            self.vhost_created(&vhost);
+        }
+        vhost
     }
 
     /// Deletes a vhost: its queues (consumers are cancelled), its connections
@@ -142,6 +153,10 @@ impl Broker {
         }
         self.users.forget_vhost(name);
         self.policies.forget_vhost(name);
+        if let Some(p) = self.persistence.get() {
+            p.drop_vhost(name);
+        }
+        self.save_access();
         Ok(())
     }
 
@@ -159,6 +174,7 @@ impl Broker {
         self.vhost_metadata
             .write()
             .insert(name.to_string(), metadata);
+        self.save_access();
     }
 
     /// All vhosts.

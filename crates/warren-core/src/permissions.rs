@@ -52,7 +52,9 @@ impl Pattern {
             None
         } else {
             Some(Regex::new(source).map_err(|e| {
-                BrokerError::PreconditionFailed(format!("invalid regular expression '{source}': {e}"))
+                BrokerError::PreconditionFailed(format!(
+                    "invalid regular expression '{source}': {e}"
+                ))
             })?)
         };
         Ok(Pattern {

@@ -47,6 +47,8 @@ const APPLY_TO: &[&str] = &[
 #[derive(Default)]
 pub struct PolicyStore {
     policies: RwLock<BTreeMap<(String, String), PolicyDefinition>>,
+    /// Run after every change (the broker persists policies).
+    pub changed: crate::persistence::ChangeHook,
 }
 
 impl PolicyStore {
@@ -67,15 +69,19 @@ impl PolicyStore {
         self.policies
             .write()
             .insert((policy.vhost.clone(), policy.name.clone()), policy);
+        self.changed.fire();
         Ok(())
     }
 
     /// Removes a policy; false if it did not exist.
     pub fn clear(&self, vhost: &str, name: &str) -> bool {
-        self.policies
+        let removed = self
+            .policies
             .write()
             .remove(&(vhost.to_string(), name.to_string()))
-            .is_some()
+            .is_some();
+        self.changed.fire();
+        removed
     }
 
     /// One policy.
@@ -126,7 +132,10 @@ mod tests {
             name: name.into(),
             pattern: pattern.into(),
             apply_to: "queues".into(),
-            definition: serde_json::json!({"message-ttl": 1}).as_object().cloned().unwrap(),
+            definition: serde_json::json!({"message-ttl": 1})
+                .as_object()
+                .cloned()
+                .unwrap(),
             priority,
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 use rand::Rng;
@@ -15,6 +15,7 @@ use crate::consumer::Consumer;
 use crate::error::BrokerError;
 use crate::exchange::headers::MatchMode;
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOptions};
+use crate::persistence::Persistence;
 use crate::queue::{Queue, QueueOptions};
 use crate::reply_to::{ReplyTo, REPLY_TO_PREFIX};
 
@@ -77,6 +78,7 @@ pub struct VHost {
     pub reply_to: ReplyTo,
     /// Queue declarations, creations and deletions (for metrics).
     pub churn: QueueChurn,
+    persistence: OnceLock<Arc<Persistence>>,
 }
 
 /// Lifetime queue counters of a vhost.
@@ -117,6 +119,7 @@ impl VHost {
             queues: RwLock::new(HashMap::new()),
             reply_to: ReplyTo::default(),
             churn: QueueChurn::default(),
+            persistence: OnceLock::new(),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -136,6 +139,16 @@ impl VHost {
             }
         }
         Arc::new(vhost)
+    }
+
+    /// Makes the vhost's durable entities persistent (set once, at start or
+    /// when the vhost is created on a persistent broker).
+    pub fn attach_persistence(&self, persistence: Arc<Persistence>) {
+        let _ = self.persistence.set(persistence);
+    }
+
+    fn durability(&self) -> Option<&Arc<Persistence>> {
+        self.persistence.get()
     }
 
     /// Looks up an exchange ("" is the default exchange).
@@ -208,6 +221,9 @@ impl VHost {
         };
         let exchange = Exchange::new(&decl.name, kind, options);
         exchanges.insert(exchange.name.clone(), exchange.clone());
+        if let (true, Some(p)) = (exchange.options.durable, self.durability()) {
+            p.save_exchange(&self.name, &exchange);
+        }
         Ok(exchange)
     }
 
@@ -271,6 +287,9 @@ impl VHost {
             exchanges.remove(name);
             exchange
         };
+        if let (true, Some(p)) = (exchange.options.durable, self.durability()) {
+            p.forget_exchange(&self.name, name);
+        }
         self.remove_bindings_to(&Destination::Exchange(exchange));
         Ok(())
     }
@@ -315,6 +334,7 @@ impl VHost {
         let queue = Queue::new(&name, &self.name, options);
         queues.insert(queue.name.clone(), queue.clone());
         drop(queues);
+        self.persist_queue(&queue);
         self.churn.created.fetch_add(1, Ordering::Relaxed);
         Ok(DeclaredQueue {
             queue,
@@ -322,6 +342,19 @@ impl VHost {
             consumer_count: 0,
             created: true,
         })
+    }
+
+    /// A new durable, non-exclusive queue is written to the definitions store
+    /// and keeps its persistent messages in the vhost's message store.
+    fn persist_queue(&self, queue: &Arc<Queue>) {
+        let Some(p) = self.durability() else { return };
+        if !queue.options.durable || queue.options.exclusive_owner.is_some() {
+            return;
+        }
+        p.save_queue(queue);
+        if let Some(store) = p.store(&self.name) {
+            queue.attach_store(store);
+        }
     }
 
     fn redeclare_queue(
@@ -400,6 +433,9 @@ impl VHost {
                 self.churn.deleted.fetch_add(1, Ordering::Relaxed);
             }
         }
+        if let (Some(p), Some(_)) = (self.durability(), queue.store()) {
+            p.forget_queue(&self.name, &queue.name);
+        }
         self.remove_bindings_to(&Destination::Queue(queue.clone()));
         for consumer in consumers {
             consumer.sink.cancel(consumer.clone());
@@ -411,6 +447,13 @@ impl VHost {
     fn remove_bindings_to(&self, destination: &Destination) {
         let mut orphaned = Vec::new();
         for exchange in self.exchanges() {
+            if let Some(p) = self.durability() {
+                for b in exchange.bindings() {
+                    if &b.destination == destination && Persistence::is_durable(&exchange, &b) {
+                        p.forget_binding(&self.name, &exchange.name, &b);
+                    }
+                }
+            }
             if exchange.unbind_destination(destination) > 0
                 && exchange.options.auto_delete
                 && !exchange.has_bindings()
@@ -439,11 +482,7 @@ impl VHost {
     ) -> Result<(), BrokerError> {
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         Self::check_binding_arguments(&exchange, &arguments)?;
-        exchange.bind(Binding {
-            destination: Destination::Queue(queue),
-            routing_key: key.into(),
-            arguments,
-        });
+        self.add_binding(&exchange, Destination::Queue(queue), key, arguments);
         Ok(())
     }
 
@@ -494,11 +533,17 @@ impl VHost {
         key: &str,
         arguments: FieldTable,
     ) {
-        let removed = exchange.unbind(&Binding {
+        let binding = Binding {
             destination,
             routing_key: key.into(),
             arguments,
-        });
+        };
+        let removed = exchange.unbind(&binding);
+        if let (true, Some(p)) = (removed, self.durability()) {
+            if Persistence::is_durable(exchange, &binding) {
+                p.forget_binding(&self.name, &exchange.name, &binding);
+            }
+        }
         if removed && exchange.options.auto_delete && !exchange.has_bindings() {
             let _ = self.delete_exchange(&exchange.name, true);
         }
@@ -514,12 +559,29 @@ impl VHost {
     ) -> Result<(), BrokerError> {
         let (source, destination) = self.exchange_pair(source, destination)?;
         Self::check_binding_arguments(&source, &arguments)?;
-        source.bind(Binding {
-            destination: Destination::Exchange(destination),
+        self.add_binding(&source, Destination::Exchange(destination), key, arguments);
+        Ok(())
+    }
+
+    /// Adds a binding, persisting it when both ends are durable.
+    fn add_binding(
+        &self,
+        source: &Arc<Exchange>,
+        destination: Destination,
+        key: &str,
+        arguments: FieldTable,
+    ) {
+        let binding = Binding {
+            destination,
             routing_key: key.into(),
             arguments,
-        });
-        Ok(())
+        };
+        let durable = Persistence::is_durable(source, &binding);
+        if source.bind(binding.clone()) && durable {
+            if let Some(p) = self.durability() {
+                p.save_binding(&self.name, source, &binding);
+            }
+        }
     }
 
     /// `exchange.unbind`.

@@ -267,7 +267,8 @@ impl MessageStore {
         });
     }
 
-    /// Deletes a queue's index; `locations` are its remaining persisted messages.
+    /// Deletes a queue's index and releases every message it still held;
+    /// `locations` are extra references to release (normally none).
     pub fn delete_queue(&self, queue: &Arc<str>, locations: impl IntoIterator<Item = Location>) {
         let segments: Vec<u32> = locations.into_iter().map(|l| l.segment).collect();
         self.shared

@@ -148,6 +148,11 @@ impl Writer {
                 self.indexes.remove(queue);
                 self.dirty_indexes.remove(queue);
                 let path = index_path(&self.queues_dir, queue);
+                // The index knows every message the queue still held, ready or
+                // unacknowledged: release them all.
+                if let Ok(data) = std::fs::read(&path) {
+                    released.extend(replay(&data).live.iter().map(|e| e.location.segment));
+                }
                 if let Err(e) = std::fs::remove_file(&path) {
                     if e.kind() != std::io::ErrorKind::NotFound {
                         tracing::warn!("cannot remove queue index {}: {e}", path.display());

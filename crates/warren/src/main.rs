@@ -49,19 +49,16 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot create data directory {}",
-            settings.data_dir.display()
-        )
-    })?;
-    let broker = Broker::new(settings.broker.clone());
-    let server = Server::bind(broker, settings.amqp).await.with_context(|| {
-        format!(
-            "cannot listen for AMQP on {} (is the port already in use?)",
-            settings.amqp
-        )
-    })?;
+    let broker = Broker::open(settings.broker.clone(), &settings.data_dir)
+        .with_context(|| format!("cannot open data directory {}", settings.data_dir.display()))?;
+    let server = Server::bind(broker.clone(), settings.amqp)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen for AMQP on {} (is the port already in use?)",
+                settings.amqp
+            )
+        })?;
     let handle = server.start();
     tracing::info!(
         "Warren {} started: AMQP on {}, data in {}",
@@ -77,6 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: closing connections with 320 CONNECTION_FORCED");
     handle.shutdown().await;
+    broker.close();
     tracing::info!("stopped");
     Ok(())
 }

@@ -309,6 +309,7 @@ impl Channel {
             if let Some(c) = &u.consumer {
                 unblocked |= c.settle(1);
             }
+            u.queue.forget_stored(&u.message);
             match &mut run {
                 Some((q, n)) if Arc::ptr_eq(q, &u.queue) => *n += 1,
                 _ => {

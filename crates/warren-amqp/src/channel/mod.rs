@@ -65,6 +65,8 @@ struct Confirms {
     published: u64,
     /// Highest sequence number already confirmed to the client.
     confirmed: u64,
+    /// Persistent publishes not yet on disk, in publish order.
+    unsynced: VecDeque<u64>,
 }
 
 /// A settlement buffered inside a transaction.
@@ -390,16 +392,31 @@ impl Channel {
     /// `basic.ack` with multiple set covers a whole batch).
     pub fn flush_confirms(&mut self, session: &mut Session) {
         if let Some(confirms) = self.confirms.as_mut() {
-            if confirms.published > confirms.confirmed {
-                let multiple = confirms.published - confirms.confirmed > 1;
+            // Everything before the oldest publish still waiting for disk is
+            // confirmed, in order, with one basic.ack.
+            let upto = confirms
+                .unsynced
+                .front()
+                .map_or(confirms.published, |s| s - 1);
+            if upto > confirms.confirmed {
+                let multiple = upto - confirms.confirmed > 1;
                 warren_codec::encode::write_confirm(
                     &mut session.out,
                     self.id,
-                    confirms.published,
+                    upto,
                     multiple,
                     true,
                 );
-                confirms.confirmed = confirms.published;
+                confirms.confirmed = upto;
+            }
+        }
+    }
+
+    /// The store has synced persistent publishes up to `seq` on this channel.
+    pub fn synced(&mut self, seq: u64) {
+        if let Some(confirms) = self.confirms.as_mut() {
+            while confirms.unsynced.front().is_some_and(|s| *s <= seq) {
+                confirms.unsynced.pop_front();
             }
         }
     }

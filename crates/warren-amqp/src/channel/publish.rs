@@ -9,8 +9,12 @@ use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::{decode_properties, encode_properties};
 use warren_codec::ShortString;
+use warren_core::queue::Stored;
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::{BrokerError, Exchange, Message};
+use warren_core::{BrokerError, Exchange, Message, Queue};
+use warren_store::{StoredMessage, SyncListener};
+
+use crate::outbox::sync_token;
 
 use super::{Channel, Fault};
 use crate::handshake::codec_error;
@@ -274,12 +278,55 @@ impl Channel {
                 session.frame_max,
             );
         }
+        let seq = self.confirms.as_mut().map(|c| {
+            c.published += 1;
+            c.published
+        });
+        let stored = self.persist(&message, &queues, seq, session);
         for queue in queues.drain(..) {
-            queue.publish(message.clone());
+            let stored = stored.filter(|_| queue.store().is_some());
+            queue.publish_stored(message.clone(), stored);
         }
         self.route_buf = queues;
-        if let Some(confirms) = self.confirms.as_mut() {
-            confirms.published += 1;
+    }
+
+    /// Writes a persistent message once to the vhost's store, with an index
+    /// entry for each durable queue it goes to. Under confirms, the publish is
+    /// acknowledged only once the store has synced it.
+    fn persist(
+        &mut self,
+        message: &Arc<Message>,
+        queues: &[Arc<Queue>],
+        seq: Option<u64>,
+        session: &Session,
+    ) -> Option<Stored> {
+        if !message.is_persistent() {
+            return None;
         }
+        let store = queues.iter().find_map(|q| q.store())?.clone();
+        let names: Vec<Arc<str>> = queues
+            .iter()
+            .filter(|q| q.store().is_some())
+            .map(|q| q.name.clone())
+            .collect();
+        let stored = StoredMessage {
+            id: store.next_id(),
+            exchange: message.exchange.clone(),
+            routing_key: message.routing_key.clone(),
+            properties: message.properties.clone(),
+            body: message.body.clone(),
+        };
+        let waiter = seq.map(|seq| {
+            let listener: Arc<dyn SyncListener> = session.outbox.clone();
+            (listener, sync_token(self.id, seq))
+        });
+        let location = store.persist(&stored, &names, waiter);
+        if let (Some(seq), Some(confirms)) = (seq, self.confirms.as_mut()) {
+            confirms.unsynced.push_back(seq);
+        }
+        Some(Stored {
+            id: stored.id,
+            location,
+        })
     }
 }

@@ -66,7 +66,7 @@ pub fn export(broker: &Broker, vhost: Option<&str>) -> Definitions {
     defs
 }
 
-fn export_access(broker: &Broker, defs: &mut Definitions) {
+pub(crate) fn export_access(broker: &Broker, defs: &mut Definitions) {
     defs.users = broker
         .users
         .list()
@@ -163,7 +163,11 @@ fn export_vhost(v: &VHost, defs: &mut Definitions) {
         })
         .collect();
     bindings.sort_by(|a, b| {
-        (&a.source, &a.destination, &a.routing_key).cmp(&(&b.source, &b.destination, &b.routing_key))
+        (&a.source, &a.destination, &a.routing_key).cmp(&(
+            &b.source,
+            &b.destination,
+            &b.routing_key,
+        ))
     });
     defs.bindings.extend(bindings);
 }

@@ -3,7 +3,7 @@
 //! permissions, topic permissions, policies, queues, exchanges and bindings.
 //! [`export`] and [`import`] convert between this format and a live broker.
 
-mod apply;
+pub(crate) mod apply;
 pub mod json;
 
 use serde::{Deserialize, Deserializer, Serialize};

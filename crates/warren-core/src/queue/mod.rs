@@ -4,11 +4,12 @@
 
 mod ready;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use warren_codec::FieldTable;
+use warren_store::{Location, MessageStore};
 
 use crate::consumer::{Consumer, Delivery};
 use crate::error::BrokerError;
@@ -25,6 +26,17 @@ pub struct QueuedMessage {
     pub message: Arc<Message>,
     /// Whether it has been delivered before.
     pub redelivered: bool,
+    /// Where it is on disk, for a persistent message in a durable queue.
+    pub stored: Option<Stored>,
+}
+
+/// A persisted message's id and record location in its vhost's store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Store-wide message id.
+    pub id: u64,
+    /// Where the record is.
+    pub location: Location,
 }
 
 /// How a queue was declared.
@@ -74,6 +86,8 @@ pub struct Queue {
     pub stats: QueueStats,
     unacked: AtomicUsize,
     state: Mutex<QueueState>,
+    store: OnceLock<Arc<MessageStore>>,
+    gone: AtomicBool,
 }
 
 /// What removing a consumer left behind.
@@ -94,6 +108,8 @@ impl Queue {
             options,
             stats: QueueStats::default(),
             unacked: AtomicUsize::new(0),
+            store: OnceLock::new(),
+            gone: AtomicBool::new(false),
             state: Mutex::new(QueueState {
                 ready: ReadyList::default(),
                 next_seq: 0,
@@ -105,8 +121,58 @@ impl Queue {
         })
     }
 
+    /// Makes the queue durable on disk: persistent messages go to `store`.
+    pub fn attach_store(&self, store: Arc<MessageStore>) {
+        let _ = self.store.set(store);
+    }
+
+    /// The message store, for a durable queue of a persistent broker.
+    pub fn store(&self) -> Option<&Arc<MessageStore>> {
+        self.store.get()
+    }
+
+    /// Records on disk that a persisted message left the queue for good
+    /// (acknowledged, rejected without requeue, purged, delivered with no-ack).
+    pub fn forget_stored(&self, message: &QueuedMessage) {
+        if let (Some(store), Some(stored)) = (self.store.get(), message.stored) {
+            if !self.gone.load(Ordering::Acquire) {
+                store.ack(&self.name, stored.id, stored.location);
+            }
+        }
+    }
+
+    /// Records on disk that a persisted message is being delivered for the first
+    /// time (after a restart it comes back flagged redelivered).
+    fn note_delivery(&self, message: &QueuedMessage, no_ack: bool) {
+        if message.stored.is_none() {
+            return;
+        }
+        if no_ack {
+            self.forget_stored(message);
+        } else if !message.redelivered {
+            if let (Some(store), Some(stored)) = (self.store.get(), message.stored) {
+                store.delivered(&self.name, stored.id);
+            }
+        }
+    }
+
+    /// Puts messages recovered from disk back, in order, before any new ones.
+    pub fn restore(&self, messages: Vec<QueuedMessage>) {
+        let mut state = self.state.lock();
+        for mut message in messages {
+            message.seq = state.next_seq;
+            state.next_seq += 1;
+            state.ready.push_back(message);
+        }
+    }
+
     /// Enqueues a message and delivers it at once if a consumer has room.
     pub fn publish(self: &Arc<Self>, message: Arc<Message>) {
+        self.publish_stored(message, None)
+    }
+
+    /// Enqueues a message already written to this queue's store at `stored`.
+    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, stored: Option<Stored>) {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock();
         if state.deleted {
@@ -118,6 +184,7 @@ impl Queue {
             seq,
             message,
             redelivered: false,
+            stored,
         };
         if state.ready.is_empty() {
             if let Some(consumer) = state.next_consumer() {
@@ -146,6 +213,7 @@ impl Queue {
     }
 
     fn hand_over(self: &Arc<Self>, consumer: Arc<Consumer>, message: QueuedMessage) {
+        self.note_delivery(&message, consumer.no_ack);
         consumer.take();
         if !consumer.no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
@@ -164,6 +232,7 @@ impl Queue {
     pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
         let mut state = self.state.lock();
         let message = state.ready.pop_front()?;
+        self.note_delivery(&message, no_ack);
         if !no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
         }
@@ -251,7 +320,11 @@ impl Queue {
 
     /// Drops every ready message; returns how many there were.
     pub fn purge(&self) -> usize {
-        self.state.lock().ready.clear()
+        let purged = self.state.lock().ready.drain();
+        for message in &purged {
+            self.forget_stored(message);
+        }
+        purged.len()
     }
 
     /// Checks delete preconditions, marks the queue deleted and returns its
@@ -275,7 +348,11 @@ impl Queue {
             )));
         }
         state.deleted = true;
+        self.gone.store(true, Ordering::Release);
         let count = state.ready.clear();
+        if let Some(store) = self.store.get() {
+            store.delete_queue(&self.name, std::iter::empty());
+        }
         Ok((std::mem::take(&mut state.consumers), count))
     }
 

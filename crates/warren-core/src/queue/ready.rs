@@ -53,6 +53,12 @@ impl ReadyList {
         self.bytes
     }
 
+    /// Removes and returns every message.
+    pub fn drain(&mut self) -> Vec<QueuedMessage> {
+        self.bytes = 0;
+        self.messages.drain(..).collect()
+    }
+
     /// Removes every message; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.messages.len();
