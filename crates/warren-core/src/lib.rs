@@ -7,12 +7,16 @@
 pub mod args;
 pub mod auth;
 pub mod broker;
+pub mod clock;
 pub mod consumer;
+pub mod dead_letter;
 pub mod error;
 pub mod exchange;
 pub mod message;
+pub mod policy;
 pub mod queue;
 pub mod reply_to;
+pub mod scheduler;
 pub mod vhost;
 
 pub use broker::{Broker, BrokerConfig};
@@ -20,5 +24,5 @@ pub use consumer::{Consumer, ConsumerCredit, Delivery, DeliverySink};
 pub use error::BrokerError;
 pub use exchange::{Exchange, ExchangeKind};
 pub use message::Message;
-pub use queue::{Queue, QueuedMessage};
+pub use queue::{PublishOutcome, Queue, QueueSettings, QueuedMessage};
 pub use vhost::VHost;

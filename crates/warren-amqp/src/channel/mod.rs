@@ -5,6 +5,8 @@
 mod basic;
 mod declare;
 mod publish;
+mod sender_selected;
+mod timeout;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -34,7 +36,7 @@ pub struct Fault {
 }
 
 impl Fault {
-    fn new(error: BrokerError, ids: (u16, u16)) -> Self {
+    pub fn new(error: BrokerError, ids: (u16, u16)) -> Self {
         Fault {
             error,
             class_id: ids.0,
@@ -56,6 +58,8 @@ struct Unacked {
     message: QueuedMessage,
     /// The consumer it went to (None for basic.get).
     consumer: Option<Arc<Consumer>>,
+    /// When it was written (for consumer_timeout).
+    delivered_at: tokio::time::Instant,
 }
 
 /// Publisher-confirm bookkeeping.
@@ -65,6 +69,19 @@ struct Confirms {
     published: u64,
     /// Highest sequence number already confirmed to the client.
     confirmed: u64,
+    /// Sequence numbers (ascending, above `confirmed`) to nack instead of ack.
+    nacked: Vec<u64>,
+}
+
+impl Confirms {
+    /// Acks everything up to `tag` not yet confirmed, with one `basic.ack`.
+    fn ack_up_to(&mut self, out: &mut bytes::BytesMut, channel: u16, tag: u64) {
+        if tag > self.confirmed {
+            let multiple = tag - self.confirmed > 1;
+            warren_codec::encode::write_confirm(out, channel, tag, multiple, true);
+            self.confirmed = tag;
+        }
+    }
 }
 
 /// A settlement buffered inside a transaction.
@@ -389,19 +406,18 @@ impl Channel {
     /// Sends publisher confirms for everything published so far (one
     /// `basic.ack` with multiple set covers a whole batch).
     pub fn flush_confirms(&mut self, session: &mut Session) {
-        if let Some(confirms) = self.confirms.as_mut() {
-            if confirms.published > confirms.confirmed {
-                let multiple = confirms.published - confirms.confirmed > 1;
-                warren_codec::encode::write_confirm(
-                    &mut session.out,
-                    self.id,
-                    confirms.published,
-                    multiple,
-                    true,
-                );
-                confirms.confirmed = confirms.published;
-            }
+        let id = self.id;
+        let Some(confirms) = self.confirms.as_mut() else {
+            return;
+        };
+        let out = &mut session.out;
+        for nack in std::mem::take(&mut confirms.nacked) {
+            confirms.ack_up_to(out, id, nack - 1);
+            warren_codec::encode::write_confirm(out, id, nack, false, false);
+            confirms.confirmed = nack;
         }
+        let published = confirms.published;
+        confirms.ack_up_to(out, id, published);
     }
 
     /// Frees everything the channel holds: unacked messages go back to their

@@ -9,9 +9,11 @@ use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::{decode_properties, encode_properties};
 use warren_codec::ShortString;
+use warren_core::message::parse_expiration;
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::{BrokerError, Exchange, Message};
+use warren_core::{BrokerError, Exchange, Message, PublishOutcome};
 
+use super::sender_selected::sender_routes;
 use super::{Channel, Fault};
 use crate::handshake::codec_error;
 use crate::session::Session;
@@ -42,6 +44,8 @@ pub struct Pending {
     exchange: Arc<Exchange>,
     mandatory: bool,
     message: Arc<Message>,
+    /// Routing keys from the CC and BCC headers.
+    cc: Vec<Bytes>,
 }
 
 fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
@@ -66,6 +70,20 @@ fn check_user_id(properties: &[u8], session: &Session) -> Result<(), BrokerError
         String::from_utf8_lossy(claimed),
         session.user
     )))
+}
+
+/// RabbitMQ refuses a message whose `expiration` is not a valid TTL.
+fn check_expiration(properties: &[u8]) -> Result<(), BrokerError> {
+    let view = warren_codec::properties::RawProperties::new(properties);
+    let Some(raw) = view.expiration() else {
+        return Ok(());
+    };
+    parse_expiration(raw).map(|_| ()).map_err(|reason| {
+        BrokerError::PreconditionFailed(format!(
+            "invalid expiration '{}': {reason}",
+            String::from_utf8_lossy(raw)
+        ))
+    })
 }
 
 impl Channel {
@@ -212,15 +230,18 @@ impl Channel {
         }
         let properties = self.address_reply_to(properties)?;
         check_user_id(&properties, session)?;
+        check_expiration(&properties)?;
+        let (cc, without_bcc) = sender_routes(&properties)?;
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,
             message: Arc::new(Message {
                 exchange: publish.exchange,
                 routing_key: publish.routing_key,
-                properties,
+                properties: without_bcc.unwrap_or(properties),
                 body,
             }),
+            cc,
         })
     }
 
@@ -246,6 +267,7 @@ impl Channel {
             exchange,
             mandatory,
             message,
+            cc,
         } = pending;
         exchange.count_publish();
         let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
@@ -258,6 +280,12 @@ impl Channel {
         session
             .vhost
             .route(&exchange, routing_key, &mut headers, &mut queues);
+        for key in &cc {
+            let key = std::str::from_utf8(key).unwrap_or("");
+            session
+                .vhost
+                .route(&exchange, key, &mut headers, &mut queues);
+        }
         if queues.is_empty() && mandatory {
             let content = ContentRef {
                 exchange: &message.exchange,
@@ -274,12 +302,17 @@ impl Channel {
                 session.frame_max,
             );
         }
+        let mut rejected = false;
         for queue in queues.drain(..) {
-            queue.publish(message.clone());
+            rejected |= queue.publish(message.clone()) == PublishOutcome::Rejected;
         }
         self.route_buf = queues;
         if let Some(confirms) = self.confirms.as_mut() {
             confirms.published += 1;
+            if rejected {
+                // x-overflow reject-publish: the publisher gets basic.nack.
+                confirms.nacked.push(confirms.published);
+            }
         }
     }
 }

@@ -1,19 +1,34 @@
 //! Queues: the ready list, the consumers, and round-robin dispatch within the
 //! prefetch windows (fair dispatch). A queue's state sits behind one short-held
 //! lock; publishers enqueue and dispatch directly from their connection's task.
+//!
+//! Submodules add what RabbitMQ's queue arguments and policies ask for:
+//! `expiry` (message TTL and unused-queue expiry), `limits` (max-length and
+//! overflow), `settings` (arguments merged with policies). Messages that die
+//! (rejected, expired, dropped by a limit) are collected under the lock and
+//! dead-lettered after it is released ([`crate::dead_letter`]), so a queue
+//! never holds its lock while publishing into another queue.
 
+mod dlx;
+mod expiry;
+mod limits;
 mod ready;
+mod settings;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 use warren_codec::FieldTable;
 
 use crate::consumer::{Consumer, Delivery};
+use crate::dead_letter::DeathReason;
 use crate::error::BrokerError;
 use crate::message::Message;
+use crate::scheduler::Scheduler;
+use crate::vhost::VHost;
 use ready::ReadyList;
+pub use settings::{Overflow, QueueSettings};
 
 /// A message in a queue, with its position and whether it was delivered before.
 #[derive(Debug, Clone)]
@@ -25,6 +40,18 @@ pub struct QueuedMessage {
     pub message: Arc<Message>,
     /// Whether it has been delivered before.
     pub redelivered: bool,
+    /// When it expires (scheduler milliseconds), from the queue's message TTL
+    /// and the message's `expiration`, fixed at enqueue time.
+    pub expires_at: Option<u64>,
+    /// Its priority level in a priority queue (0 otherwise).
+    pub priority: u8,
+}
+
+impl QueuedMessage {
+    /// Whether the message has expired at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// How a queue was declared.
@@ -51,6 +78,25 @@ pub struct QueueStats {
     pub acked: AtomicU64,
     /// Messages redelivered after a requeue.
     pub redelivered: AtomicU64,
+    /// Messages that expired.
+    pub expired: AtomicU64,
+    /// Messages dropped or refused by a length limit.
+    pub overflowed: AtomicU64,
+}
+
+/// Whether a queue took a published message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Enqueued or delivered.
+    Accepted,
+    /// Refused by `x-overflow` reject-publish(-dlx): the publisher gets a nack.
+    Rejected,
+}
+
+/// A message that died in this queue, waiting to be dead-lettered.
+struct Dead {
+    message: Arc<Message>,
+    reason: DeathReason,
 }
 
 struct QueueState {
@@ -60,6 +106,14 @@ struct QueueState {
     cursor: usize,
     ever_consumed: bool,
     deleted: bool,
+    settings: QueueSettings,
+    dead: Vec<Dead>,
+    /// Deadline of the pending head-expiry wake-up.
+    message_timer: Option<u64>,
+    /// Deadline of the pending unused-queue expiry wake-up.
+    expiry_timer: Option<u64>,
+    /// When the queue was last used (declared, consumed from, basic.get).
+    last_used: u64,
 }
 
 /// A queue.
@@ -73,6 +127,9 @@ pub struct Queue {
     /// Statistics.
     pub stats: QueueStats,
     unacked: AtomicUsize,
+    scheduler: Arc<Scheduler>,
+    home: Weak<VHost>,
+    me: Weak<Queue>,
     state: Mutex<QueueState>,
 }
 
@@ -86,62 +143,155 @@ pub struct ConsumerRemoved {
 }
 
 impl Queue {
-    /// Creates an empty queue.
+    /// Creates an empty queue with no settings, outside any vhost (dead-lettering
+    /// and unused-queue expiry need a vhost: see [`Queue::with_settings`]).
     pub fn new(name: &str, vhost: &str, options: QueueOptions) -> Arc<Self> {
-        Arc::new(Queue {
+        Self::with_settings(
+            name,
+            vhost,
+            options,
+            QueueSettings::default(),
+            Scheduler::global(),
+            Weak::new(),
+        )
+    }
+
+    /// Creates an empty queue enforcing `settings`, living in `home`.
+    pub fn with_settings(
+        name: &str,
+        vhost: &str,
+        options: QueueOptions,
+        settings: QueueSettings,
+        scheduler: Arc<Scheduler>,
+        home: Weak<VHost>,
+    ) -> Arc<Self> {
+        let levels = settings.max_priority.map_or(1, |p| p as usize + 1);
+        let now = scheduler.now_ms();
+        let queue = Arc::new_cyclic(|me| Queue {
             name: name.into(),
             vhost: vhost.into(),
             options,
             stats: QueueStats::default(),
             unacked: AtomicUsize::new(0),
+            scheduler,
+            home,
+            me: me.clone(),
             state: Mutex::new(QueueState {
-                ready: ReadyList::default(),
+                ready: ReadyList::with_levels(levels),
                 next_seq: 0,
                 consumers: Vec::new(),
                 cursor: 0,
                 ever_consumed: false,
                 deleted: false,
+                settings,
+                dead: Vec::new(),
+                message_timer: None,
+                expiry_timer: None,
+                last_used: now,
             }),
-        })
+        });
+        queue.touch();
+        queue
     }
 
-    /// Enqueues a message and delivers it at once if a consumer has room.
-    pub fn publish(self: &Arc<Self>, message: Arc<Message>) {
+    /// The settings in force.
+    pub fn settings(&self) -> QueueSettings {
+        self.state.lock().settings.clone()
+    }
+
+    /// The scheduler (clock and timers) this queue uses.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
+    }
+
+    /// Enqueues a message and delivers it at once if a consumer has room; may
+    /// refuse it (reject-publish) or drop older messages (drop-head).
+    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> PublishOutcome {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock();
         if state.deleted {
-            return;
+            return PublishOutcome::Accepted;
         }
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        let queued = QueuedMessage {
-            seq,
-            message,
-            redelivered: false,
-        };
+        let queued = self.prepare(&mut state, message);
+        if state.settings.has_limit() && self.refuses(&mut state, &queued) {
+            self.finish(state);
+            return PublishOutcome::Rejected;
+        }
+        let expiring = queued.expires_at.is_some();
         if state.ready.is_empty() {
             if let Some(consumer) = state.next_consumer() {
                 self.hand_over(consumer, queued);
-                return;
+                return PublishOutcome::Accepted;
             }
         }
         state.ready.push_back(queued);
+        if expiring {
+            self.expire_heads(&mut state);
+            self.arm_message_timer(&mut state);
+        }
+        if state.settings.has_limit() {
+            self.drop_head_over_limit(&mut state);
+        }
+        self.finish(state);
+        PublishOutcome::Accepted
+    }
+
+    /// Numbers a new message and fixes its expiry and priority level.
+    fn prepare(&self, state: &mut QueueState, message: Arc<Message>) -> QueuedMessage {
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let ttl = match (state.settings.message_ttl, message.expiration_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let priority = match state.settings.max_priority {
+            Some(max) => message.raw_properties().priority().unwrap_or(0).min(max),
+            None => 0,
+        };
+        QueuedMessage {
+            seq,
+            message,
+            redelivered: false,
+            expires_at: ttl.map(|t| self.scheduler.now_ms().saturating_add(t)),
+            priority,
+        }
+    }
+
+    /// Releases the lock, then dead-letters whatever died while it was held.
+    fn finish(&self, mut state: parking_lot::MutexGuard<'_, QueueState>) {
+        let dead = std::mem::take(&mut state.dead);
+        drop(state);
+        if !dead.is_empty() {
+            self.dead_letter(dead);
+        }
     }
 
     /// Delivers ready messages to consumers while any has room.
     pub fn dispatch(self: &Arc<Self>) {
         let mut state = self.state.lock();
         self.dispatch_locked(&mut state);
+        self.finish(state);
     }
 
     fn dispatch_locked(self: &Arc<Self>, state: &mut QueueState) {
+        let mut handed = false;
         while !state.ready.is_empty() {
+            if state.ready.front().is_some_and(|m| m.expires_at.is_some()) {
+                self.expire_heads(state);
+                if state.ready.is_empty() {
+                    break;
+                }
+            }
             let Some(consumer) = state.next_consumer() else {
                 break;
             };
             if let Some(message) = state.ready.pop_front() {
                 self.hand_over(consumer, message);
+                handed = true;
             }
+        }
+        if handed {
+            self.arm_message_timer(state);
         }
     }
 
@@ -159,16 +309,24 @@ impl Queue {
         });
     }
 
-    /// Takes the oldest ready message for `basic.get`, with the number of ready
-    /// messages left behind it.
+    /// Takes the next ready message for `basic.get`, with the number of ready
+    /// messages left behind it. Expired messages are never returned.
     pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
         let mut state = self.state.lock();
-        let message = state.ready.pop_front()?;
+        state.last_used = self.scheduler.now_ms();
+        self.expire_heads(&mut state);
+        let Some(message) = state.ready.pop_front() else {
+            self.finish(state);
+            return None;
+        };
         if !no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-        Some((message, state.ready.len() as u32))
+        let remaining = state.ready.len() as u32;
+        self.arm_message_timer(&mut state);
+        self.finish(state);
+        Some((message, remaining))
     }
 
     /// Forgets `n` delivered messages that were acknowledged (or rejected without
@@ -179,6 +337,21 @@ impl Queue {
         if acked {
             self.stats.acked.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Settles delivered messages rejected without requeue (basic.reject or
+    /// basic.nack with requeue=false): they are dead-lettered if the queue has a
+    /// dead-letter exchange, dropped otherwise.
+    pub fn reject(&self, messages: Vec<QueuedMessage>) {
+        self.settle(messages.len(), false);
+        let dead = messages
+            .into_iter()
+            .map(|m| Dead {
+                message: m.message,
+                reason: DeathReason::Rejected,
+            })
+            .collect();
+        self.dead_letter(dead);
     }
 
     /// Puts delivered messages back at their original positions, marked
@@ -196,7 +369,10 @@ impl Queue {
             message.redelivered = true;
             state.ready.insert_in_order(message);
         }
+        self.expire_heads(&mut state);
         self.dispatch_locked(&mut state);
+        self.arm_message_timer(&mut state);
+        self.finish(state);
     }
 
     /// Puts back a message that was handed to a consumer but never reached it
@@ -211,6 +387,8 @@ impl Queue {
         }
         state.ready.insert_in_order(message);
         self.dispatch_locked(&mut state);
+        self.arm_message_timer(&mut state);
+        self.finish(state);
     }
 
     /// Adds a consumer, enforcing exclusive consumption, and starts delivering.
@@ -228,28 +406,46 @@ impl Queue {
         }
         state.consumers.push(consumer);
         state.ever_consumed = true;
+        state.last_used = self.scheduler.now_ms();
         self.dispatch_locked(&mut state);
+        self.finish(state);
         Ok(())
     }
 
-    /// Removes the consumer with `tag` on `channel` of `connection_id`.
-    pub fn remove_consumer(&self, connection_id: u64, channel: u16, tag: &str) -> ConsumerRemoved {
+    /// Removes the consumer with `tag` on `channel` of `connection_id`. With a
+    /// single active consumer, the next consumer in registration order takes over.
+    pub fn remove_consumer(
+        self: &Arc<Self>,
+        connection_id: u64,
+        channel: u16,
+        tag: &str,
+    ) -> ConsumerRemoved {
         let mut state = self.state.lock();
         let before = state.consumers.len();
         state.consumers.retain(|c| {
             !(c.connection_id == connection_id && c.channel == channel && &*c.tag == tag)
         });
         let removed = state.consumers.len() != before;
-        ConsumerRemoved {
+        let outcome = ConsumerRemoved {
             removed,
             should_auto_delete: removed
                 && self.options.auto_delete
                 && state.consumers.is_empty()
                 && !state.deleted,
+        };
+        if removed && state.consumers.is_empty() {
+            state.last_used = self.scheduler.now_ms();
+            drop(state);
+            self.touch();
+        } else if removed {
+            self.dispatch_locked(&mut state);
+            self.finish(state);
         }
+        outcome
     }
 
-    /// Drops every ready message; returns how many there were.
+    /// Drops every ready message; returns how many there were. Purged messages
+    /// are not dead-lettered (as in RabbitMQ).
     pub fn purge(&self) -> usize {
         self.state.lock().ready.clear()
     }
@@ -335,8 +531,12 @@ impl Queue {
 
 impl QueueState {
     /// Picks the next consumer with room: the highest consumer priority first,
-    /// round-robin among equals.
+    /// round-robin among equals. With a single active consumer, only the first
+    /// registered consumer is ever picked.
     fn next_consumer(&mut self) -> Option<Arc<Consumer>> {
+        if self.settings.single_active_consumer {
+            return self.consumers.first().filter(|c| c.can_take()).cloned();
+        }
         let n = self.consumers.len();
         let mut best: Option<usize> = None;
         for step in 0..n {
