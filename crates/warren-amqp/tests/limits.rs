@@ -37,11 +37,20 @@ async fn max_length_drops_the_oldest_by_default() {
     let broker = TestBroker::start().await;
     let conn = broker.lapin().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    declare_queue_with(&ch, "ml", Default::default(), limit(2, None)).await.unwrap();
+    declare_queue_with(&ch, "ml", Default::default(), limit(2, None))
+        .await
+        .unwrap();
     for body in ["1", "2", "3", "4"] {
         publish(&ch, "", "ml", body.as_bytes()).await;
     }
-    eventually(|| queue(&broker, "ml").stats.published.load(std::sync::atomic::Ordering::Relaxed) == 4).await;
+    eventually(|| {
+        queue(&broker, "ml")
+            .stats
+            .published
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 4
+    })
+    .await;
     assert_eq!(drain(&ch, "ml").await, ["3", "4"]);
 }
 
@@ -51,11 +60,20 @@ async fn max_length_bytes_counts_body_bytes() {
     let conn = broker.lapin().await;
     let ch = within(conn.create_channel()).await.unwrap();
     let args = table(&[("x-max-length-bytes", AMQPValue::LongInt(10))]);
-    declare_queue_with(&ch, "mb", Default::default(), args).await.unwrap();
+    declare_queue_with(&ch, "mb", Default::default(), args)
+        .await
+        .unwrap();
     for body in ["aaaa", "bbbb", "cccc"] {
         publish(&ch, "", "mb", body.as_bytes()).await;
     }
-    eventually(|| queue(&broker, "mb").stats.published.load(std::sync::atomic::Ordering::Relaxed) == 3).await;
+    eventually(|| {
+        queue(&broker, "mb")
+            .stats
+            .published
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 3
+    })
+    .await;
     assert_eq!(drain(&ch, "mb").await, ["bbbb", "cccc"]);
 }
 
@@ -64,10 +82,17 @@ async fn reject_publish_nacks_the_publisher() {
     let broker = TestBroker::start().await;
     let conn = broker.lapin().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    within(ch.confirm_select(ConfirmSelectOptions::default())).await.unwrap();
-    declare_queue_with(&ch, "rp", Default::default(), limit(2, Some("reject-publish")))
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
         .await
         .unwrap();
+    declare_queue_with(
+        &ch,
+        "rp",
+        Default::default(),
+        limit(2, Some("reject-publish")),
+    )
+    .await
+    .unwrap();
     assert_eq!(confirmed(&ch, "rp", b"1").await, Confirmation::Ack(None));
     assert_eq!(confirmed(&ch, "rp", b"2").await, Confirmation::Ack(None));
     assert_eq!(confirmed(&ch, "rp", b"3").await, Confirmation::Nack(None));
@@ -82,7 +107,9 @@ async fn reject_publish_dlx_dead_letters_the_refused_message() {
     let broker = TestBroker::start().await;
     let conn = broker.lapin().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    within(ch.confirm_select(ConfirmSelectOptions::default())).await.unwrap();
+    within(ch.confirm_select(ConfirmSelectOptions::default()))
+        .await
+        .unwrap();
     declare_queue(&ch, "over").await;
     let args = table(&[
         ("x-max-length", AMQPValue::LongInt(1)),
@@ -90,10 +117,20 @@ async fn reject_publish_dlx_dead_letters_the_refused_message() {
         ("x-dead-letter-exchange", s("")),
         ("x-dead-letter-routing-key", s("over")),
     ]);
-    declare_queue_with(&ch, "rpd", Default::default(), args).await.unwrap();
-    assert_eq!(confirmed(&ch, "rpd", b"kept").await, Confirmation::Ack(None));
-    assert_eq!(confirmed(&ch, "rpd", b"refused").await, Confirmation::Nack(None));
-    let dead = get(&ch, "over").await.expect("refused message dead-lettered");
+    declare_queue_with(&ch, "rpd", Default::default(), args)
+        .await
+        .unwrap();
+    assert_eq!(
+        confirmed(&ch, "rpd", b"kept").await,
+        Confirmation::Ack(None)
+    );
+    assert_eq!(
+        confirmed(&ch, "rpd", b"refused").await,
+        Confirmation::Nack(None)
+    );
+    let dead = get(&ch, "over")
+        .await
+        .expect("refused message dead-lettered");
     assert_eq!(dead.delivery.data, b"refused");
     let h = dead.delivery.properties.headers().clone().unwrap();
     assert_eq!(h.inner()["x-first-death-reason"], s("maxlen"));
@@ -111,7 +148,9 @@ async fn drop_head_dead_letters_with_reason_maxlen() {
         ("x-dead-letter-exchange", s("")),
         ("x-dead-letter-routing-key", s("dropped")),
     ]);
-    declare_queue_with(&ch, "dh", Default::default(), args).await.unwrap();
+    declare_queue_with(&ch, "dh", Default::default(), args)
+        .await
+        .unwrap();
     publish(&ch, "", "dh", b"first").await;
     publish(&ch, "", "dh", b"second").await;
     eventually(|| queue(&broker, "dropped").message_count() == 1).await;
@@ -127,7 +166,9 @@ async fn unacked_messages_do_not_count_towards_the_limit() {
     let broker = TestBroker::start().await;
     let conn = broker.lapin().await;
     let ch = within(conn.create_channel()).await.unwrap();
-    declare_queue_with(&ch, "ua", Default::default(), limit(1, None)).await.unwrap();
+    declare_queue_with(&ch, "ua", Default::default(), limit(1, None))
+        .await
+        .unwrap();
     publish(&ch, "", "ua", b"held").await;
     let held = get(&ch, "ua").await.unwrap();
     publish(&ch, "", "ua", b"ready").await;
