@@ -188,10 +188,33 @@ impl Connection {
     }
 
     fn next_deadline(&self) -> Instant {
-        match self.phase {
-            Phase::Closing(deadline) => deadline,
+        let heartbeat = match self.phase {
+            Phase::Closing(deadline) => return deadline,
             _ if self.heartbeat.is_zero() => Instant::now() + Duration::from_secs(3600),
             _ => (self.last_write + self.heartbeat / 2).min(self.last_read + self.heartbeat * 2),
+        };
+        let Some(timeout) = self.session.broker.config.consumer_timeout else {
+            return heartbeat;
+        };
+        self.channels
+            .values()
+            .filter_map(|c| c.ack_deadline(timeout))
+            .fold(heartbeat, Instant::min)
+    }
+
+    /// Closes channels holding a delivery unacknowledged past consumer_timeout.
+    fn check_consumer_timeouts(&mut self, now: Instant) {
+        let Some(timeout) = self.session.broker.config.consumer_timeout else {
+            return;
+        };
+        let expired: Vec<(u16, BrokerError)> = self
+            .channels
+            .iter()
+            .filter_map(|(id, c)| c.ack_timed_out(now, timeout).map(|e| (*id, e)))
+            .collect();
+        for (id, error) in expired {
+            tracing::warn!(peer = %self.peer, channel = id, "consumer timed out waiting for delivery acknowledgement, timeout used: {} ms", timeout.as_millis());
+            self.fail(id, Fault::new(error, (0, 0)));
         }
     }
 
@@ -202,6 +225,7 @@ impl Connection {
         if let Phase::Closing(deadline) = self.phase {
             return now < deadline;
         }
+        self.check_consumer_timeouts(now);
         if self.heartbeat.is_zero() {
             return true;
         }
@@ -216,6 +240,7 @@ impl Connection {
     }
 
     fn process_input(&mut self) {
+        self.session.now = Instant::now();
         loop {
             if matches!(self.phase, Phase::Finishing) {
                 self.input.clear();
@@ -416,6 +441,7 @@ impl Connection {
 
     /// Moves deliveries from the outbox into the output buffer while it has room.
     fn drain_outbox(&mut self) {
+        self.session.now = Instant::now();
         let mut batch = Vec::new();
         self.session.outbox.drain_into(&mut batch);
         self.pending.extend(batch);

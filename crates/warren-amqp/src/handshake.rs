@@ -275,6 +275,7 @@ pub async fn handshake(
         outbox: Arc::new(Outbox::default()),
         exclusive_queues: Vec::new(),
         out: BytesMut::with_capacity(16 * 1024),
+        now: tokio::time::Instant::now(),
     };
     Ok(Handshake {
         session,

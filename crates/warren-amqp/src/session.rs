@@ -38,6 +38,9 @@ pub struct Session {
     pub exclusive_queues: Vec<Arc<Queue>>,
     /// Bytes waiting to be written to the socket.
     pub out: BytesMut,
+    /// The time at the start of the current batch of work (one clock read per
+    /// wake-up, used to stamp deliveries for consumer_timeout).
+    pub now: tokio::time::Instant,
 }
 
 impl Session {

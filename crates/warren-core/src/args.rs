@@ -122,6 +122,121 @@ pub fn first_difference(
     })
 }
 
+/// Largest TTL or expiry RabbitMQ accepts, in milliseconds (2^32 - 1).
+pub const MAX_EXPIRY: i64 = 4_294_967_295;
+
+/// Highest `x-max-priority` RabbitMQ accepts.
+pub const MAX_SUPPORTED_PRIORITY: i64 = 255;
+
+/// Reads an argument of one of the integer types RabbitMQ accepts for integer
+/// arguments (byte, short, signedint, long and the unsigned ones; not timestamp).
+pub fn as_int_arg(value: &AMQPValue) -> Result<i64, String> {
+    match value {
+        AMQPValue::Timestamp(_) => Err(format!("{{unacceptable_type,{}}}", type_name(value))),
+        other => as_i64(other).ok_or_else(|| format!("{{unacceptable_type,{}}}", type_name(other))),
+    }
+}
+
+/// RabbitMQ's `rabbit_misc:check_expiry/1`.
+pub fn check_expiry(value: i64) -> Result<(), String> {
+    if value > MAX_EXPIRY {
+        Err(format!("{{value_too_large,{value}}}"))
+    } else if value < 0 {
+        Err(format!("{{value_negative,{value}}}"))
+    } else {
+        Ok(())
+    }
+}
+
+fn non_negative(value: &AMQPValue) -> Result<i64, String> {
+    let v = as_int_arg(value)?;
+    if v < 0 {
+        return Err(format!("{{value_negative,{v}}}"));
+    }
+    Ok(v)
+}
+
+fn longstr(value: &AMQPValue) -> Result<(), String> {
+    match value {
+        AMQPValue::LongString(_) | AMQPValue::ShortString(_) => Ok(()),
+        other => Err(format!("{{unacceptable_type,{}}}", type_name(other))),
+    }
+}
+
+/// Checks one queue argument the way `rabbit_amqqueue:declare_args/0` does;
+/// the error is RabbitMQ's Erlang-term rendering of the reason.
+fn check_queue_argument(key: &str, value: &AMQPValue, args: &FieldTable) -> Result<(), String> {
+    match key {
+        "x-expires" => {
+            let v = as_int_arg(value)?;
+            if v == 0 {
+                return Err(format!("{{value_zero,{v}}}"));
+            }
+            check_expiry(v)
+        }
+        "x-message-ttl" => check_expiry(as_int_arg(value)?),
+        "x-dead-letter-exchange" => longstr(value),
+        "x-dead-letter-routing-key" => {
+            longstr(value)?;
+            if args.inner().contains_key("x-dead-letter-exchange") {
+                Ok(())
+            } else {
+                Err("routing_key_but_no_dlx_defined".into())
+            }
+        }
+        "x-max-length" | "x-max-length-bytes" => non_negative(value).map(|_| ()),
+        "x-max-priority" => {
+            let v = non_negative(value)?;
+            if v > MAX_SUPPORTED_PRIORITY {
+                return Err(format!("{{max_value_exceeded,{v}}}"));
+            }
+            Ok(())
+        }
+        "x-overflow" => {
+            longstr(value)?;
+            match as_str(value).as_deref() {
+                Some("drop-head" | "reject-publish" | "reject-publish-dlx") => Ok(()),
+                _ => Err("invalid_overflow".into()),
+            }
+        }
+        "x-single-active-consumer" => match value {
+            AMQPValue::Boolean(_) => Ok(()),
+            other => Err(format!("{{unacceptable_type,{}}}", type_name(other))),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Validates `queue.declare` arguments; the error is RabbitMQ's 406 text, e.g.
+/// `invalid arg 'x-max-length' for queue 'q' in vhost '/': {value_negative,-1}`.
+pub fn validate_queue_arguments(
+    args: &FieldTable,
+    queue: &str,
+    vhost: &str,
+) -> Result<(), crate::BrokerError> {
+    const ORDER: &[&str] = &[
+        "x-expires",
+        "x-message-ttl",
+        "x-dead-letter-exchange",
+        "x-dead-letter-routing-key",
+        "x-max-length",
+        "x-max-length-bytes",
+        "x-max-priority",
+        "x-overflow",
+        "x-single-active-consumer",
+    ];
+    for key in ORDER {
+        if let Some(value) = args.inner().get(*key) {
+            check_queue_argument(key, value, args).map_err(|reason| {
+                crate::BrokerError::PreconditionFailed(format!(
+                    "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {reason}"
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +270,62 @@ mod tests {
             }),
             None
         );
+    }
+
+    fn table(pairs: &[(&str, AMQPValue)]) -> FieldTable {
+        let mut t = FieldTable::default();
+        for (k, v) in pairs {
+            t.insert(ShortString::from(*k), v.clone());
+        }
+        t
+    }
+
+    fn invalid(pairs: &[(&str, AMQPValue)]) -> String {
+        validate_queue_arguments(&table(pairs), "q", "/")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn invalid_queue_arguments_get_rabbitmq_texts() {
+        assert_eq!(
+            invalid(&[("x-max-length", AMQPValue::LongInt(-1))]),
+            "PRECONDITION_FAILED - invalid arg 'x-max-length' for queue 'q' in vhost '/': {value_negative,-1}"
+        );
+        assert!(invalid(&[("x-expires", AMQPValue::LongInt(0))]).ends_with("{value_zero,0}"));
+        assert!(
+            invalid(&[("x-message-ttl", AMQPValue::LongLongInt(1 << 40))])
+                .ends_with("{value_too_large,1099511627776}")
+        );
+        assert!(invalid(&[("x-max-priority", AMQPValue::LongInt(256))])
+            .ends_with("{max_value_exceeded,256}"));
+        assert!(
+            invalid(&[("x-overflow", AMQPValue::LongString("x".into()))])
+                .ends_with("invalid_overflow")
+        );
+        assert!(
+            invalid(&[("x-message-ttl", AMQPValue::LongString("1".into()))])
+                .ends_with("{unacceptable_type,longstr}")
+        );
+        assert!(invalid(&[(
+            "x-dead-letter-routing-key",
+            AMQPValue::LongString("k".into())
+        )])
+        .ends_with("routing_key_but_no_dlx_defined"));
+        assert!(
+            invalid(&[("x-single-active-consumer", AMQPValue::LongInt(1))])
+                .ends_with("{unacceptable_type,signedint}")
+        );
+        let ok = table(&[
+            ("x-max-length", AMQPValue::ShortShortUInt(0)),
+            ("x-message-ttl", AMQPValue::LongInt(0)),
+            (
+                "x-overflow",
+                AMQPValue::LongString("reject-publish-dlx".into()),
+            ),
+            ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+            ("x-max-priority", AMQPValue::ShortShortUInt(10)),
+        ]);
+        assert!(validate_queue_arguments(&ok, "q", "/").is_ok());
     }
 }

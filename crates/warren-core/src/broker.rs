@@ -8,10 +8,12 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::auth::Users;
+use crate::clock::{Clock, SystemClock};
 use crate::error::BrokerError;
 use crate::policies::PolicyStore;
 use crate::rates::RateTable;
 use crate::registry::Registry;
+use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 
 /// Settings that govern protocol behaviour, with RabbitMQ's defaults.
@@ -35,6 +37,10 @@ pub struct BrokerConfig {
     pub max_message_size: u64,
     /// Time a client has to complete the AMQP handshake (default 10 s).
     pub handshake_timeout: Duration,
+    /// How long a delivery may stay unacknowledged before its channel is
+    /// closed with 406 PRECONDITION_FAILED (default 30 minutes; None disables).
+    /// Config file key `consumer_timeout`, in milliseconds, as in RabbitMQ.
+    pub consumer_timeout: Option<Duration>,
 }
 
 impl Default for BrokerConfig {
@@ -49,6 +55,7 @@ impl Default for BrokerConfig {
             heartbeat: Duration::from_secs(60),
             max_message_size: 128 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            consumer_timeout: Some(Duration::from_secs(30 * 60)),
         }
     }
 }
@@ -71,11 +78,18 @@ pub struct Broker {
     pub(crate) persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
     vhost_metadata: RwLock<HashMap<String, serde_json::Value>>,
     next_connection_id: AtomicU64,
+    scheduler: Arc<Scheduler>,
 }
 
 impl Broker {
-    /// A broker with the default vhost and user.
+    /// A broker with the default vhost and user, on the system clock.
     pub fn new(config: BrokerConfig) -> Arc<Self> {
+        Self::with_clock(config, Arc::new(SystemClock::default()))
+    }
+
+    /// A broker whose TTLs and expiries read time from `clock`.
+    pub fn with_clock(config: BrokerConfig, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let scheduler = Scheduler::new(clock);
         let users = Users::with_default_in(
             &config.default_user,
             &config.default_pass,
@@ -85,7 +99,7 @@ impl Broker {
         let mut vhosts = HashMap::new();
         vhosts.insert(
             config.default_vhost.clone(),
-            VHost::new(&config.default_vhost),
+            VHost::with_scheduler(&config.default_vhost, scheduler.clone()),
         );
         let mut metadata = HashMap::new();
         metadata.insert(
@@ -103,7 +117,13 @@ impl Broker {
             persistence: std::sync::OnceLock::new(),
             vhost_metadata: RwLock::new(metadata),
             next_connection_id: AtomicU64::new(1),
+            scheduler,
         })
+    }
+
+    /// The broker's clock and timers.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
     }
 
     /// A fresh connection id, unique for the broker's lifetime.
@@ -125,7 +145,7 @@ impl Broker {
             .entry(name.to_string())
             .or_insert_with(|| {
                 created = true;
-                VHost::new(name)
+                VHost::with_scheduler(name, self.scheduler.clone())
             })
             .clone();
         if created {

@@ -155,6 +155,8 @@ fn read_back(
                     id: entry.id,
                     location: entry.location,
                 }),
+                expires_at: None,
+                priority: 0,
             }),
             Err(e) => {
                 tracing::error!(vhost, queue = %queue, "message {} cannot be recovered and is dropped: {e}", entry.id);

@@ -4,20 +4,24 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 use rand::Rng;
 use warren_codec::FieldTable;
 
-use crate::args::{first_difference, EXCHANGE_EQUIVALENCE_ARGS, QUEUE_EQUIVALENCE_ARGS};
+use crate::args::{
+    first_difference, validate_queue_arguments, EXCHANGE_EQUIVALENCE_ARGS, QUEUE_EQUIVALENCE_ARGS,
+};
 use crate::consumer::Consumer;
 use crate::error::BrokerError;
 use crate::exchange::headers::MatchMode;
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOptions};
 use crate::persistence::Persistence;
-use crate::queue::{Queue, QueueOptions};
+use crate::policy::{EffectivePolicies, Policies, Policy, PolicyError, PolicyKind, PolicySpec};
+use crate::queue::{Queue, QueueOptions, QueueSettings};
 use crate::reply_to::{ReplyTo, REPLY_TO_PREFIX};
+use crate::scheduler::Scheduler;
 
 /// Parameters of `queue.declare`.
 #[derive(Debug, Clone, Default)]
@@ -76,6 +80,9 @@ pub struct VHost {
     queues: RwLock<HashMap<Arc<str>, Arc<Queue>>>,
     /// Direct reply-to pseudo-queues.
     pub reply_to: ReplyTo,
+    policies: RwLock<Policies>,
+    scheduler: Arc<Scheduler>,
+    me: Weak<VHost>,
     /// Queue declarations, creations and deletions (for metrics).
     pub churn: QueueChurn,
     persistence: OnceLock<Arc<Persistence>>,
@@ -111,8 +118,18 @@ pub fn generate_queue_name() -> String {
 }
 
 impl VHost {
-    /// Creates a vhost with the default exchange and the predeclared amq.* ones.
+    /// Creates a vhost with the default exchange and the predeclared amq.* ones,
+    /// on the process-wide scheduler.
     pub fn new(name: &str) -> Arc<Self> {
+        Self::with_scheduler(name, Scheduler::global())
+    }
+
+    /// Creates a vhost whose queues take time and timers from `scheduler`.
+    pub fn with_scheduler(name: &str, scheduler: Arc<Scheduler>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self::build(name, scheduler, me.clone()))
+    }
+
+    fn build(name: &str, scheduler: Arc<Scheduler>, me: Weak<VHost>) -> Self {
         let vhost = VHost {
             name: name.into(),
             exchanges: RwLock::new(HashMap::new()),
@@ -120,6 +137,9 @@ impl VHost {
             reply_to: ReplyTo::default(),
             churn: QueueChurn::default(),
             persistence: OnceLock::new(),
+            policies: RwLock::new(Policies::default()),
+            scheduler,
+            me,
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -138,7 +158,12 @@ impl VHost {
                 exchanges.insert(name.into(), Exchange::new(name, kind, durable.clone()));
             }
         }
-        Arc::new(vhost)
+        vhost
+    }
+
+    /// The scheduler (clock and timers) of this vhost's queues.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
     }
 
     /// Makes the vhost's durable entities persistent (set once, at start or
@@ -220,6 +245,7 @@ impl VHost {
             arguments: decl.arguments,
         };
         let exchange = Exchange::new(&decl.name, kind, options);
+        exchange.set_policy(self.policies.read().effective(&decl.name, false).user);
         exchanges.insert(exchange.name.clone(), exchange.clone());
         if let (true, Some(p)) = (exchange.options.durable, self.durability()) {
             p.save_exchange(&self.name, &exchange);
@@ -307,6 +333,7 @@ impl VHost {
             decl.name.clone()
         };
         if !decl.passive {
+            validate_queue_arguments(&decl.arguments, &name, &self.name)?;
             self.churn.declared.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(existing) = self.queues.read().get(name.as_str()).cloned() {
@@ -331,7 +358,16 @@ impl VHost {
             drop(queues);
             return self.redeclare_queue(existing, &decl, connection_id);
         }
-        let queue = Queue::new(&name, &self.name, options);
+        let settings =
+            QueueSettings::resolve(&options.arguments, &self.effective_policies(&name, true));
+        let queue = Queue::with_settings(
+            &name,
+            &self.name,
+            options,
+            settings,
+            self.scheduler.clone(),
+            self.me.clone(),
+        );
         queues.insert(queue.name.clone(), queue.clone());
         drop(queues);
         self.persist_queue(&queue);
@@ -388,6 +424,7 @@ impl VHost {
             ) {
                 return Err(mismatch(&arg, got, current));
             }
+            queue.touch();
         }
         Ok(DeclaredQueue {
             message_count: queue.message_count() as u32,
@@ -634,6 +671,9 @@ impl VHost {
             };
             found.clear();
             x.route(routing_key, table, &mut found);
+            if found.is_empty() {
+                self.add_alternate(&x, &mut visited, &mut pending);
+            }
             for destination in found.drain(..) {
                 match destination {
                     Destination::Queue(q) => {
@@ -649,6 +689,66 @@ impl VHost {
                     }
                 }
             }
+        }
+    }
+
+    /// An exchange that routed a message nowhere hands it to its alternate
+    /// exchange (argument or policy), once per route.
+    fn add_alternate(
+        &self,
+        x: &Exchange,
+        visited: &mut Vec<Arc<Exchange>>,
+        pending: &mut Vec<Arc<Exchange>>,
+    ) {
+        let Some(name) = x.alternate_exchange() else {
+            return;
+        };
+        let Ok(ae) = self.exchange(&name) else {
+            return;
+        };
+        if !visited.iter().any(|v| Arc::ptr_eq(v, &ae)) {
+            visited.push(ae.clone());
+            pending.push(ae);
+        }
+    }
+
+    /// The policies in effect for a queue (`is_queue`) or exchange named `name`.
+    pub fn effective_policies(&self, name: &str, is_queue: bool) -> EffectivePolicies {
+        self.policies.read().effective(name, is_queue)
+    }
+
+    /// Adds or replaces a policy (`rabbitmqctl set_policy` /
+    /// `set_operator_policy`) and applies it to existing queues and exchanges.
+    pub fn set_policy(&self, kind: PolicyKind, spec: PolicySpec) -> Result<(), PolicyError> {
+        let policy = Policy::new(kind, spec)?;
+        self.policies.write().set(kind, policy);
+        self.apply_policies();
+        Ok(())
+    }
+
+    /// Removes a policy (`rabbitmqctl clear_policy` / `clear_operator_policy`)
+    /// and re-applies the remaining ones.
+    pub fn clear_policy(&self, kind: PolicyKind, name: &str) -> Result<(), PolicyError> {
+        if !self.policies.write().clear(kind, name) {
+            return Err(PolicyError::NotFound(name.to_string()));
+        }
+        self.apply_policies();
+        Ok(())
+    }
+
+    /// The policies of a kind, highest priority first (`list_policies`).
+    pub fn policies(&self, kind: PolicyKind) -> Vec<Arc<Policy>> {
+        self.policies.read().list(kind)
+    }
+
+    /// Recomputes every queue's settings and exchange's alternate exchange.
+    fn apply_policies(&self) {
+        for queue in self.queues() {
+            let effective = self.effective_policies(&queue.name, true);
+            queue.apply_settings(QueueSettings::resolve(&queue.options.arguments, &effective));
+        }
+        for exchange in self.exchanges() {
+            exchange.set_policy(self.effective_policies(&exchange.name, false).user);
         }
     }
 

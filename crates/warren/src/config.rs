@@ -134,6 +134,11 @@ impl ServeArgs {
         if let Some(v) = number::<u64>(&conf, "handshake_timeout")? {
             broker.handshake_timeout = Duration::from_millis(v);
         }
+        if conf.get("consumer_timeout").map(String::as_str) == Some("false") {
+            broker.consumer_timeout = None;
+        } else if let Some(v) = number::<u64>(&conf, "consumer_timeout")? {
+            broker.consumer_timeout = Some(Duration::from_millis(v));
+        }
         Ok(Settings {
             amqp: SocketAddr::new(ip, amqp_port),
             http_port: self
@@ -188,7 +193,7 @@ mod tests {
         let path = dir.path().join("warren.conf");
         std::fs::write(
             &path,
-            "# comment\nlisteners.tcp.default = 5999\nmanagement.tcp.port = 16000\nheartbeat = 30\nloopback_users.guest = false\n",
+            "# comment\nlisteners.tcp.default = 5999\nmanagement.tcp.port = 16000\nheartbeat = 30\nloopback_users.guest = false\nconsumer_timeout = 900000\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -201,6 +206,7 @@ mod tests {
         assert_eq!(s.http_port, 17000);
         assert_eq!(s.metrics_port, 15692);
         assert_eq!(s.broker.heartbeat, Duration::from_secs(30));
+        assert_eq!(s.broker.consumer_timeout, Some(Duration::from_secs(900)));
         assert!(s.broker.loopback_users.is_empty());
         assert_eq!(s.data_dir, PathBuf::from("./data"));
     }

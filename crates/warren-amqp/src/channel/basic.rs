@@ -232,6 +232,7 @@ impl Channel {
                 queue,
                 message,
                 consumer: Some(consumer),
+                delivered_at: session.now,
             });
         }
     }
@@ -264,6 +265,7 @@ impl Channel {
                 queue,
                 message,
                 consumer: None,
+                delivered_at: session.now,
             });
         }
         Ok(())
@@ -303,6 +305,10 @@ impl Channel {
             requeue_all(settled);
             return;
         }
+        if !acked {
+            self.reject_all(settled);
+            return;
+        }
         let mut unblocked = false;
         let mut run: Option<(Arc<Queue>, usize)> = None;
         for u in settled {
@@ -322,6 +328,27 @@ impl Channel {
         }
         if let Some((q, n)) = run {
             q.settle(n, acked);
+        }
+        if unblocked {
+            self.kick_queues();
+        }
+    }
+
+    /// Rejected without requeue: the queues dead-letter or drop the messages.
+    fn reject_all(&mut self, settled: Vec<Unacked>) {
+        let mut unblocked = false;
+        let mut by_queue: Vec<(Arc<Queue>, Vec<QueuedMessage>)> = Vec::new();
+        for u in settled {
+            if let Some(c) = &u.consumer {
+                unblocked |= c.settle(1);
+            }
+            match by_queue.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
+                Some((_, msgs)) => msgs.push(u.message),
+                None => by_queue.push((u.queue, vec![u.message])),
+            }
+        }
+        for (queue, messages) in by_queue {
+            queue.reject(messages);
         }
         if unblocked {
             self.kick_queues();

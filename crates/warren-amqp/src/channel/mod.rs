@@ -5,6 +5,8 @@
 mod basic;
 mod declare;
 mod publish;
+mod sender_selected;
+mod timeout;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -34,7 +36,7 @@ pub struct Fault {
 }
 
 impl Fault {
-    fn new(error: BrokerError, ids: (u16, u16)) -> Self {
+    pub fn new(error: BrokerError, ids: (u16, u16)) -> Self {
         Fault {
             error,
             class_id: ids.0,
@@ -56,6 +58,8 @@ struct Unacked {
     message: QueuedMessage,
     /// The consumer it went to (None for basic.get).
     consumer: Option<Arc<Consumer>>,
+    /// When it was written (for consumer_timeout).
+    delivered_at: tokio::time::Instant,
 }
 
 /// Publisher-confirm bookkeeping.
@@ -67,6 +71,19 @@ struct Confirms {
     confirmed: u64,
     /// Persistent publishes not yet on disk, in publish order.
     unsynced: VecDeque<u64>,
+    /// Sequence numbers (ascending, above `confirmed`) to nack instead of ack.
+    nacked: Vec<u64>,
+}
+
+impl Confirms {
+    /// Acks everything up to `tag` not yet confirmed, with one `basic.ack`.
+    fn ack_up_to(&mut self, out: &mut bytes::BytesMut, channel: u16, tag: u64) {
+        if tag > self.confirmed {
+            let multiple = tag - self.confirmed > 1;
+            warren_codec::encode::write_confirm(out, channel, tag, multiple, true);
+            self.confirmed = tag;
+        }
+    }
 }
 
 /// A settlement buffered inside a transaction.
@@ -391,25 +408,24 @@ impl Channel {
     /// Sends publisher confirms for everything published so far (one
     /// `basic.ack` with multiple set covers a whole batch).
     pub fn flush_confirms(&mut self, session: &mut Session) {
-        if let Some(confirms) = self.confirms.as_mut() {
-            // Everything before the oldest publish still waiting for disk is
-            // confirmed, in order, with one basic.ack.
-            let upto = confirms
-                .unsynced
-                .front()
-                .map_or(confirms.published, |s| s - 1);
-            if upto > confirms.confirmed {
-                let multiple = upto - confirms.confirmed > 1;
-                warren_codec::encode::write_confirm(
-                    &mut session.out,
-                    self.id,
-                    upto,
-                    multiple,
-                    true,
-                );
-                confirms.confirmed = upto;
-            }
+        let id = self.id;
+        let Some(confirms) = self.confirms.as_mut() else {
+            return;
+        };
+        // Everything before the oldest publish still waiting for disk can be
+        // answered, in publish order: nacks one by one, acks in one go.
+        let upto = confirms
+            .unsynced
+            .front()
+            .map_or(confirms.published, |s| s - 1);
+        let out = &mut session.out;
+        while confirms.nacked.first().is_some_and(|n| *n <= upto) {
+            let nack = confirms.nacked.remove(0);
+            confirms.ack_up_to(out, id, nack - 1);
+            warren_codec::encode::write_confirm(out, id, nack, false, false);
+            confirms.confirmed = nack;
         }
+        confirms.ack_up_to(out, id, upto);
     }
 
     /// The store has synced persistent publishes up to `seq` on this channel.

@@ -9,13 +9,15 @@ use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::{decode_properties, encode_properties};
 use warren_codec::ShortString;
-use warren_core::queue::Stored;
+use warren_core::enqueue::enqueue;
+use warren_core::message::parse_expiration;
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::{BrokerError, Exchange, Message, Queue};
-use warren_store::{StoredMessage, SyncListener};
+use warren_core::{BrokerError, Exchange, Message};
+use warren_store::SyncListener;
 
 use crate::outbox::sync_token;
 
+use super::sender_selected::sender_routes;
 use super::{Channel, Fault};
 use crate::handshake::codec_error;
 use crate::session::Session;
@@ -46,6 +48,8 @@ pub struct Pending {
     exchange: Arc<Exchange>,
     mandatory: bool,
     message: Arc<Message>,
+    /// Routing keys from the CC and BCC headers.
+    cc: Vec<Bytes>,
 }
 
 fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
@@ -70,6 +74,20 @@ fn check_user_id(properties: &[u8], session: &Session) -> Result<(), BrokerError
         String::from_utf8_lossy(claimed),
         session.user
     )))
+}
+
+/// RabbitMQ refuses a message whose `expiration` is not a valid TTL.
+fn check_expiration(properties: &[u8]) -> Result<(), BrokerError> {
+    let view = warren_codec::properties::RawProperties::new(properties);
+    let Some(raw) = view.expiration() else {
+        return Ok(());
+    };
+    parse_expiration(raw).map(|_| ()).map_err(|reason| {
+        BrokerError::PreconditionFailed(format!(
+            "invalid expiration '{}': {reason}",
+            String::from_utf8_lossy(raw)
+        ))
+    })
 }
 
 impl Channel {
@@ -216,15 +234,18 @@ impl Channel {
         }
         let properties = self.address_reply_to(properties)?;
         check_user_id(&properties, session)?;
+        check_expiration(&properties)?;
+        let (cc, without_bcc) = sender_routes(&properties)?;
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,
             message: Arc::new(Message {
                 exchange: publish.exchange,
                 routing_key: publish.routing_key,
-                properties,
+                properties: without_bcc.unwrap_or(properties),
                 body,
             }),
+            cc,
         })
     }
 
@@ -250,6 +271,7 @@ impl Channel {
             exchange,
             mandatory,
             message,
+            cc,
         } = pending;
         exchange.count_publish();
         let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
@@ -262,6 +284,12 @@ impl Channel {
         session
             .vhost
             .route(&exchange, routing_key, &mut headers, &mut queues);
+        for key in &cc {
+            let key = std::str::from_utf8(key).unwrap_or("");
+            session
+                .vhost
+                .route(&exchange, key, &mut headers, &mut queues);
+        }
         if queues.is_empty() && mandatory {
             let content = ContentRef {
                 exchange: &message.exchange,
@@ -282,51 +310,21 @@ impl Channel {
             c.published += 1;
             c.published
         });
-        let stored = self.persist(&message, &queues, seq, session);
-        for queue in queues.drain(..) {
-            let stored = stored.filter(|_| queue.store().is_some());
-            queue.publish_stored(message.clone(), stored);
-        }
-        self.route_buf = queues;
-    }
-
-    /// Writes a persistent message once to the vhost's store, with an index
-    /// entry for each durable queue it goes to. Under confirms, the publish is
-    /// acknowledged only once the store has synced it.
-    fn persist(
-        &mut self,
-        message: &Arc<Message>,
-        queues: &[Arc<Queue>],
-        seq: Option<u64>,
-        session: &Session,
-    ) -> Option<Stored> {
-        if !message.is_persistent() {
-            return None;
-        }
-        let store = queues.iter().find_map(|q| q.store())?.clone();
-        let names: Vec<Arc<str>> = queues
-            .iter()
-            .filter(|q| q.store().is_some())
-            .map(|q| q.name.clone())
-            .collect();
-        let stored = StoredMessage {
-            id: store.next_id(),
-            exchange: message.exchange.clone(),
-            routing_key: message.routing_key.clone(),
-            properties: message.properties.clone(),
-            body: message.body.clone(),
-        };
         let waiter = seq.map(|seq| {
             let listener: Arc<dyn SyncListener> = session.outbox.clone();
             (listener, sync_token(self.id, seq))
         });
-        let location = store.persist(&stored, &names, waiter);
+        let outcome = enqueue(&queues, &message, waiter);
+        queues.clear();
+        self.route_buf = queues;
         if let (Some(seq), Some(confirms)) = (seq, self.confirms.as_mut()) {
-            confirms.unsynced.push_back(seq);
+            if outcome.persisted {
+                confirms.unsynced.push_back(seq);
+            }
+            if outcome.rejected {
+                // x-overflow reject-publish: the publisher gets basic.nack.
+                confirms.nacked.push(seq);
+            }
         }
-        Some(Stored {
-            id: stored.id,
-            location,
-        })
     }
 }

@@ -30,7 +30,15 @@ impl TestBroker {
 
     /// Starts a broker with the given settings.
     pub async fn start_with(config: BrokerConfig) -> TestBroker {
-        let broker = Broker::new(config);
+        Self::start_on(Broker::new(config)).await
+    }
+
+    /// Starts a broker whose TTLs and expiries read time from `clock`.
+    pub async fn start_with_clock(clock: Arc<dyn warren_core::clock::Clock>) -> TestBroker {
+        Self::start_on(Broker::with_clock(BrokerConfig::default(), clock)).await
+    }
+
+    async fn start_on(broker: Arc<Broker>) -> TestBroker {
         let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .expect("bind an ephemeral port");

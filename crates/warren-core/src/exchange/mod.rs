@@ -132,6 +132,8 @@ pub struct Exchange {
     /// Messages published into it.
     pub published: AtomicU64,
     routes: RwLock<Routes>,
+    /// The user policy in effect, if any.
+    policy: RwLock<Option<Arc<crate::policy::Policy>>>,
 }
 
 impl Exchange {
@@ -143,7 +145,36 @@ impl Exchange {
             options,
             published: AtomicU64::new(0),
             routes: RwLock::new(Routes::default()),
+            policy: RwLock::new(None),
         })
+    }
+
+    /// Sets the policy in effect (from [`crate::VHost::set_policy`]).
+    pub fn set_policy(&self, policy: Option<Arc<crate::policy::Policy>>) {
+        *self.policy.write() = policy;
+    }
+
+    /// Name of the policy in effect.
+    pub fn policy_name(&self) -> Option<Arc<str>> {
+        self.policy.read().as_ref().map(|p| p.name.clone())
+    }
+
+    /// The alternate exchange: the `alternate-exchange` argument, else the
+    /// policy's (the argument wins, as in RabbitMQ).
+    pub fn alternate_exchange(&self) -> Option<Arc<str>> {
+        if let Some(name) = self
+            .options
+            .arguments
+            .inner()
+            .get("alternate-exchange")
+            .and_then(crate::args::as_str)
+        {
+            return Some(name.into());
+        }
+        self.policy
+            .read()
+            .as_ref()
+            .and_then(|p| p.definition.alternate_exchange.clone())
     }
 
     /// Whether this is the nameless default exchange.

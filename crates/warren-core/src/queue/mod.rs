@@ -1,20 +1,35 @@
 //! Queues: the ready list, the consumers, and round-robin dispatch within the
 //! prefetch windows (fair dispatch). A queue's state sits behind one short-held
 //! lock; publishers enqueue and dispatch directly from their connection's task.
+//!
+//! Submodules add what RabbitMQ's queue arguments and policies ask for:
+//! `expiry` (message TTL and unused-queue expiry), `limits` (max-length and
+//! overflow), `settings` (arguments merged with policies). Messages that die
+//! (rejected, expired, dropped by a limit) are collected under the lock and
+//! dead-lettered after it is released ([`crate::dead_letter`]), so a queue
+//! never holds its lock while publishing into another queue.
 
+mod dlx;
+mod expiry;
+mod limits;
 mod ready;
+mod settings;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use warren_codec::FieldTable;
 use warren_store::{Location, MessageStore};
 
 use crate::consumer::{Consumer, Delivery};
+use crate::dead_letter::DeathReason;
 use crate::error::BrokerError;
 use crate::message::Message;
+use crate::scheduler::Scheduler;
+use crate::vhost::VHost;
 use ready::ReadyList;
+pub use settings::{Overflow, QueueSettings};
 
 /// A message in a queue, with its position and whether it was delivered before.
 #[derive(Debug, Clone)]
@@ -28,6 +43,11 @@ pub struct QueuedMessage {
     pub redelivered: bool,
     /// Where it is on disk, for a persistent message in a durable queue.
     pub stored: Option<Stored>,
+    /// When it expires (scheduler milliseconds), from the queue's message TTL
+    /// and the message's `expiration`, fixed at enqueue time.
+    pub expires_at: Option<u64>,
+    /// Its priority level in a priority queue (0 otherwise).
+    pub priority: u8,
 }
 
 /// A persisted message's id and record location in its vhost's store.
@@ -37,6 +57,13 @@ pub struct Stored {
     pub id: u64,
     /// Where the record is.
     pub location: Location,
+}
+
+impl QueuedMessage {
+    /// Whether the message has expired at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// How a queue was declared.
@@ -63,6 +90,27 @@ pub struct QueueStats {
     pub acked: AtomicU64,
     /// Messages redelivered after a requeue.
     pub redelivered: AtomicU64,
+    /// Messages that expired.
+    pub expired: AtomicU64,
+    /// Messages dropped or refused by a length limit.
+    pub overflowed: AtomicU64,
+}
+
+/// Whether a queue took a published message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Enqueued or delivered.
+    Accepted,
+    /// Refused by `x-overflow` reject-publish(-dlx): the publisher gets a nack.
+    Rejected,
+}
+
+/// A message that died in this queue, waiting to be dead-lettered.
+struct Dead {
+    message: Arc<Message>,
+    reason: DeathReason,
+    /// Its copy on disk, forgotten before it is dead-lettered.
+    stored: Option<Stored>,
 }
 
 struct QueueState {
@@ -72,6 +120,14 @@ struct QueueState {
     cursor: usize,
     ever_consumed: bool,
     deleted: bool,
+    settings: QueueSettings,
+    dead: Vec<Dead>,
+    /// Deadline of the pending head-expiry wake-up.
+    message_timer: Option<u64>,
+    /// Deadline of the pending unused-queue expiry wake-up.
+    expiry_timer: Option<u64>,
+    /// When the queue was last used (declared, consumed from, basic.get).
+    last_used: u64,
 }
 
 /// A queue.
@@ -85,6 +141,9 @@ pub struct Queue {
     /// Statistics.
     pub stats: QueueStats,
     unacked: AtomicUsize,
+    scheduler: Arc<Scheduler>,
+    home: Weak<VHost>,
+    me: Weak<Queue>,
     state: Mutex<QueueState>,
     store: OnceLock<Arc<MessageStore>>,
     gone: AtomicBool,
@@ -100,9 +159,31 @@ pub struct ConsumerRemoved {
 }
 
 impl Queue {
-    /// Creates an empty queue.
+    /// Creates an empty queue with no settings, outside any vhost (dead-lettering
+    /// and unused-queue expiry need a vhost: see [`Queue::with_settings`]).
     pub fn new(name: &str, vhost: &str, options: QueueOptions) -> Arc<Self> {
-        Arc::new(Queue {
+        Self::with_settings(
+            name,
+            vhost,
+            options,
+            QueueSettings::default(),
+            Scheduler::global(),
+            Weak::new(),
+        )
+    }
+
+    /// Creates an empty queue enforcing `settings`, living in `home`.
+    pub fn with_settings(
+        name: &str,
+        vhost: &str,
+        options: QueueOptions,
+        settings: QueueSettings,
+        scheduler: Arc<Scheduler>,
+        home: Weak<VHost>,
+    ) -> Arc<Self> {
+        let levels = settings.max_priority.map_or(1, |p| p as usize + 1);
+        let now = scheduler.now_ms();
+        let queue = Arc::new_cyclic(|me| Queue {
             name: name.into(),
             vhost: vhost.into(),
             options,
@@ -110,15 +191,25 @@ impl Queue {
             unacked: AtomicUsize::new(0),
             store: OnceLock::new(),
             gone: AtomicBool::new(false),
+            scheduler,
+            home,
+            me: me.clone(),
             state: Mutex::new(QueueState {
-                ready: ReadyList::default(),
+                ready: ReadyList::with_levels(levels),
                 next_seq: 0,
                 consumers: Vec::new(),
                 cursor: 0,
                 ever_consumed: false,
                 deleted: false,
+                settings,
+                dead: Vec::new(),
+                message_timer: None,
+                expiry_timer: None,
+                last_used: now,
             }),
-        })
+        });
+        queue.touch();
+        queue
     }
 
     /// Makes the queue durable on disk: persistent messages go to `store`.
@@ -141,6 +232,11 @@ impl Queue {
         }
     }
 
+    /// Whether the queue has been deleted (its store index is gone).
+    fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
     /// Records on disk that a persisted message is being delivered for the first
     /// time (after a restart it comes back flagged redelivered).
     fn note_delivery(&self, message: &QueuedMessage, no_ack: bool) {
@@ -157,58 +253,129 @@ impl Queue {
     }
 
     /// Puts messages recovered from disk back, in order, before any new ones.
+    /// Their priority level and TTL are worked out again from the queue's
+    /// settings (a TTL counts again from the restart).
     pub fn restore(&self, messages: Vec<QueuedMessage>) {
         let mut state = self.state.lock();
-        for mut message in messages {
-            message.seq = state.next_seq;
-            state.next_seq += 1;
+        for recovered in messages {
+            let mut message = self.prepare(&mut state, recovered.message);
+            message.redelivered = recovered.redelivered;
+            message.stored = recovered.stored;
             state.ready.push_back(message);
         }
+        self.arm_message_timer(&mut state);
     }
 
-    /// Enqueues a message and delivers it at once if a consumer has room.
-    pub fn publish(self: &Arc<Self>, message: Arc<Message>) {
+    /// The settings in force.
+    pub fn settings(&self) -> QueueSettings {
+        self.state.lock().settings.clone()
+    }
+
+    /// The scheduler (clock and timers) this queue uses.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.scheduler
+    }
+
+    /// Enqueues a message and delivers it at once if a consumer has room; may
+    /// refuse it (reject-publish) or drop older messages (drop-head).
+    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> PublishOutcome {
         self.publish_stored(message, None)
     }
 
-    /// Enqueues a message already written to this queue's store at `stored`.
-    pub fn publish_stored(self: &Arc<Self>, message: Arc<Message>, stored: Option<Stored>) {
+    /// [`Queue::publish`] for a message already written to this queue's store.
+    pub fn publish_stored(
+        self: &Arc<Self>,
+        message: Arc<Message>,
+        stored: Option<Stored>,
+    ) -> PublishOutcome {
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock();
         if state.deleted {
-            return;
+            return PublishOutcome::Accepted;
         }
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        let queued = QueuedMessage {
-            seq,
-            message,
-            redelivered: false,
-            stored,
-        };
+        let mut queued = self.prepare(&mut state, message);
+        queued.stored = stored;
+        if state.settings.has_limit() && self.refuses(&mut state, &queued) {
+            self.finish(state);
+            self.forget_stored(&queued);
+            return PublishOutcome::Rejected;
+        }
+        let expiring = queued.expires_at.is_some();
         if state.ready.is_empty() {
             if let Some(consumer) = state.next_consumer() {
                 self.hand_over(consumer, queued);
-                return;
+                return PublishOutcome::Accepted;
             }
         }
         state.ready.push_back(queued);
+        if expiring {
+            self.expire_heads(&mut state);
+            self.arm_message_timer(&mut state);
+        }
+        if state.settings.has_limit() {
+            self.drop_head_over_limit(&mut state);
+        }
+        self.finish(state);
+        PublishOutcome::Accepted
+    }
+
+    /// Numbers a new message and fixes its expiry and priority level.
+    fn prepare(&self, state: &mut QueueState, message: Arc<Message>) -> QueuedMessage {
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let ttl = match (state.settings.message_ttl, message.expiration_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let priority = match state.settings.max_priority {
+            Some(max) => message.raw_properties().priority().unwrap_or(0).min(max),
+            None => 0,
+        };
+        QueuedMessage {
+            seq,
+            message,
+            redelivered: false,
+            expires_at: ttl.map(|t| self.scheduler.now_ms().saturating_add(t)),
+            priority,
+            stored: None,
+        }
+    }
+
+    /// Releases the lock, then dead-letters whatever died while it was held.
+    fn finish(&self, mut state: parking_lot::MutexGuard<'_, QueueState>) {
+        let dead = std::mem::take(&mut state.dead);
+        drop(state);
+        if !dead.is_empty() {
+            self.dead_letter(dead);
+        }
     }
 
     /// Delivers ready messages to consumers while any has room.
     pub fn dispatch(self: &Arc<Self>) {
         let mut state = self.state.lock();
         self.dispatch_locked(&mut state);
+        self.finish(state);
     }
 
     fn dispatch_locked(self: &Arc<Self>, state: &mut QueueState) {
+        let mut handed = false;
         while !state.ready.is_empty() {
+            if state.ready.front().is_some_and(|m| m.expires_at.is_some()) {
+                self.expire_heads(state);
+                if state.ready.is_empty() {
+                    break;
+                }
+            }
             let Some(consumer) = state.next_consumer() else {
                 break;
             };
             if let Some(message) = state.ready.pop_front() {
                 self.hand_over(consumer, message);
+                handed = true;
             }
+        }
+        if handed {
+            self.arm_message_timer(state);
         }
     }
 
@@ -227,17 +394,25 @@ impl Queue {
         });
     }
 
-    /// Takes the oldest ready message for `basic.get`, with the number of ready
-    /// messages left behind it.
+    /// Takes the next ready message for `basic.get`, with the number of ready
+    /// messages left behind it. Expired messages are never returned.
     pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
         let mut state = self.state.lock();
-        let message = state.ready.pop_front()?;
+        state.last_used = self.scheduler.now_ms();
+        self.expire_heads(&mut state);
+        let Some(message) = state.ready.pop_front() else {
+            self.finish(state);
+            return None;
+        };
         self.note_delivery(&message, no_ack);
         if !no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-        Some((message, state.ready.len() as u32))
+        let remaining = state.ready.len() as u32;
+        self.arm_message_timer(&mut state);
+        self.finish(state);
+        Some((message, remaining))
     }
 
     /// Forgets `n` delivered messages that were acknowledged (or rejected without
@@ -248,6 +423,22 @@ impl Queue {
         if acked {
             self.stats.acked.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+
+    /// Settles delivered messages rejected without requeue (basic.reject or
+    /// basic.nack with requeue=false): they are dead-lettered if the queue has a
+    /// dead-letter exchange, dropped otherwise.
+    pub fn reject(&self, messages: Vec<QueuedMessage>) {
+        self.settle(messages.len(), false);
+        let dead = messages
+            .into_iter()
+            .map(|m| Dead {
+                message: m.message,
+                reason: DeathReason::Rejected,
+                stored: m.stored,
+            })
+            .collect();
+        self.dead_letter(dead);
     }
 
     /// Puts delivered messages back at their original positions, marked
@@ -265,7 +456,10 @@ impl Queue {
             message.redelivered = true;
             state.ready.insert_in_order(message);
         }
+        self.expire_heads(&mut state);
         self.dispatch_locked(&mut state);
+        self.arm_message_timer(&mut state);
+        self.finish(state);
     }
 
     /// Puts back a message that was handed to a consumer but never reached it
@@ -280,6 +474,8 @@ impl Queue {
         }
         state.ready.insert_in_order(message);
         self.dispatch_locked(&mut state);
+        self.arm_message_timer(&mut state);
+        self.finish(state);
     }
 
     /// Adds a consumer, enforcing exclusive consumption, and starts delivering.
@@ -297,28 +493,46 @@ impl Queue {
         }
         state.consumers.push(consumer);
         state.ever_consumed = true;
+        state.last_used = self.scheduler.now_ms();
         self.dispatch_locked(&mut state);
+        self.finish(state);
         Ok(())
     }
 
-    /// Removes the consumer with `tag` on `channel` of `connection_id`.
-    pub fn remove_consumer(&self, connection_id: u64, channel: u16, tag: &str) -> ConsumerRemoved {
+    /// Removes the consumer with `tag` on `channel` of `connection_id`. With a
+    /// single active consumer, the next consumer in registration order takes over.
+    pub fn remove_consumer(
+        self: &Arc<Self>,
+        connection_id: u64,
+        channel: u16,
+        tag: &str,
+    ) -> ConsumerRemoved {
         let mut state = self.state.lock();
         let before = state.consumers.len();
         state.consumers.retain(|c| {
             !(c.connection_id == connection_id && c.channel == channel && &*c.tag == tag)
         });
         let removed = state.consumers.len() != before;
-        ConsumerRemoved {
+        let outcome = ConsumerRemoved {
             removed,
             should_auto_delete: removed
                 && self.options.auto_delete
                 && state.consumers.is_empty()
                 && !state.deleted,
+        };
+        if removed && state.consumers.is_empty() {
+            state.last_used = self.scheduler.now_ms();
+            drop(state);
+            self.touch();
+        } else if removed {
+            self.dispatch_locked(&mut state);
+            self.finish(state);
         }
+        outcome
     }
 
-    /// Drops every ready message; returns how many there were.
+    /// Drops every ready message; returns how many there were. Purged messages
+    /// are not dead-lettered (as in RabbitMQ).
     pub fn purge(&self) -> usize {
         let purged = self.state.lock().ready.drain();
         for message in &purged {
@@ -412,8 +626,12 @@ impl Queue {
 
 impl QueueState {
     /// Picks the next consumer with room: the highest consumer priority first,
-    /// round-robin among equals.
+    /// round-robin among equals. With a single active consumer, only the first
+    /// registered consumer is ever picked.
     fn next_consumer(&mut self) -> Option<Arc<Consumer>> {
+        if self.settings.single_active_consumer {
+            return self.consumers.first().filter(|c| c.can_take()).cloned();
+        }
         let n = self.consumers.len();
         let mut best: Option<usize> = None;
         for step in 0..n {
