@@ -108,10 +108,10 @@ impl Writer {
 
     fn write_segment(&mut self, segment: u32, bytes: &[u8]) {
         let path = segment_path(&self.msgs_dir, segment);
-        if !self.segments.contains_key(&segment) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.segments.entry(segment) {
             match OpenOptions::new().create(true).append(true).open(&path) {
                 Ok(f) => {
-                    self.segments.insert(segment, f);
+                    slot.insert(f);
                 }
                 Err(e) => {
                     tracing::error!("cannot open segment {}: {e}", path.display());

@@ -38,6 +38,22 @@ impl TestBroker {
         Self::start_on(Broker::with_clock(BrokerConfig::default(), clock)).await
     }
 
+    /// Starts a persistent broker on the data directory `dir` (recovering what
+    /// an earlier broker left there).
+    pub async fn start_in(dir: &std::path::Path) -> TestBroker {
+        Self::start_in_with(dir, warren_store::StoreConfig::default()).await
+    }
+
+    /// [`TestBroker::start_in`] with explicit message-store settings.
+    pub async fn start_in_with(
+        dir: &std::path::Path,
+        store: warren_store::StoreConfig,
+    ) -> TestBroker {
+        let broker = Broker::open_with(BrokerConfig::default(), dir, store)
+            .expect("open the data directory");
+        Self::start_on(broker).await
+    }
+
     async fn start_on(broker: Arc<Broker>) -> TestBroker {
         let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
             .await
@@ -90,6 +106,7 @@ impl TestBroker {
         if let Some(handle) = self.handle.take() {
             handle.shutdown().await;
         }
+        self.broker.close();
     }
 }
 

@@ -1,0 +1,331 @@
+//! Durability across a clean restart: durable definitions and persistent
+//! messages come back, transient ones do not, unacked messages come back
+//! flagged redelivered, acked ones never; a drained backlog frees its disk.
+
+mod common;
+
+use common::{within, TestBroker};
+use futures_lite::StreamExt;
+use lapin::options::*;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, ExchangeKind};
+
+fn persistent() -> BasicProperties {
+    BasicProperties::default().with_delivery_mode(2)
+}
+
+async fn publish_confirmed(
+    ch: &Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    props: BasicProperties,
+) {
+    let confirm = ch
+        .basic_publish(
+            exchange.into(),
+            key.into(),
+            BasicPublishOptions::default(),
+            body,
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(confirm.is_ack(), "publish confirmed");
+}
+
+async fn declare(ch: &Channel, name: &str, durable: bool) {
+    let opts = QueueDeclareOptions {
+        durable,
+        ..Default::default()
+    };
+    ch.queue_declare(name.into(), opts, FieldTable::default())
+        .await
+        .unwrap();
+}
+
+async fn get_body(ch: &Channel, queue: &str) -> Option<(Vec<u8>, bool)> {
+    let msg = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()?;
+    Some((msg.delivery.data.clone(), msg.delivery.redelivered))
+}
+
+#[tokio::test]
+async fn durable_definitions_and_persistent_messages_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let durable_x = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        "chat".into(),
+        ExchangeKind::Fanout,
+        durable_x,
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.exchange_declare(
+        "transient-x".into(),
+        ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let mut args = FieldTable::default();
+    args.insert("x-max-length".into(), AMQPValue::LongInt(1000));
+    ch.queue_declare(
+        "history".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        args.clone(),
+    )
+    .await
+    .unwrap();
+    declare(&ch, "scratch", false).await;
+    ch.queue_bind(
+        "history".into(),
+        "chat".into(),
+        "".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    for i in 0..5u8 {
+        publish_confirmed(&ch, "chat", "", &[b'm', b'0' + i], persistent()).await;
+    }
+    publish_confirmed(&ch, "chat", "", b"transient", BasicProperties::default()).await;
+    publish_confirmed(&ch, "", "scratch", b"gone", persistent()).await;
+    // m0 acked, m1 delivered but left unacked when the broker stops.
+    let m0 = ch
+        .basic_get("history".into(), BasicGetOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    m0.delivery.ack(BasicAckOptions::default()).await.unwrap();
+    let m1 = ch
+        .basic_get("history".into(), BasicGetOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m1.delivery.data, b"m1");
+    broker.shutdown().await;
+
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let err = ch
+        .queue_declare("scratch".into(), passive, FieldTable::default())
+        .await;
+    assert!(err.is_err(), "the transient queue is gone");
+    let ch = conn.create_channel().await.unwrap();
+    let q = ch
+        .queue_declare(
+            "history".into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await
+        .expect("durable queue back with the same arguments");
+    assert_eq!(
+        q.message_count(),
+        4,
+        "m1..m4 are back; m0 (acked) and the transient message are not"
+    );
+    assert_eq!(
+        get_body(&ch, "history").await,
+        Some((b"m1".to_vec(), true)),
+        "unacked comes back redelivered"
+    );
+    for i in 2..5u8 {
+        assert_eq!(
+            get_body(&ch, "history").await,
+            Some((vec![b'm', b'0' + i], false))
+        );
+    }
+    assert_eq!(get_body(&ch, "history").await, None);
+    // The durable exchange and its binding are back; the transient exchange is not.
+    ch.basic_publish(
+        "chat".into(),
+        "".into(),
+        BasicPublishOptions::default(),
+        b"after",
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap();
+    within(async {
+        loop {
+            if let Some((body, _)) = get_body(&ch, "history").await {
+                assert_eq!(body, b"after");
+                break;
+            }
+        }
+    })
+    .await;
+    let passive_x = ExchangeDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let err = ch
+        .exchange_declare(
+            "transient-x".into(),
+            ExchangeKind::Fanout,
+            passive_x,
+            FieldTable::default(),
+        )
+        .await;
+    assert!(err.is_err());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn history_queue_keeps_messages_while_its_consumer_is_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_in(dir.path()).await;
+    {
+        let conn = broker.lapin().await;
+        let ch = conn.create_channel().await.unwrap();
+        let durable_x = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        ch.exchange_declare(
+            "room".into(),
+            ExchangeKind::Fanout,
+            durable_x,
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        declare(&ch, "room-history", true).await;
+        ch.queue_bind(
+            "room-history".into(),
+            "room".into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        for i in 0..50u32 {
+            publish_confirmed(
+                &ch,
+                "room",
+                "",
+                format!("chat {i}").as_bytes(),
+                persistent(),
+            )
+            .await;
+        }
+    }
+    broker.shutdown().await;
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            "room-history".into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    for i in 0..50u32 {
+        let d = within(consumer.next()).await.unwrap().unwrap();
+        assert_eq!(d.data, format!("chat {i}").as_bytes());
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    broker.shutdown().await;
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).unwrap().flatten() {
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            dir_size(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+#[tokio::test]
+async fn disk_usage_returns_close_to_zero_after_a_backlog_is_drained() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = warren_store::StoreConfig {
+        segment_size: 1 << 20,
+        ..Default::default()
+    };
+    let broker = TestBroker::start_in_with(dir.path(), store).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "backlog", true).await;
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let body = vec![7u8; 16 * 1024];
+    let mut confirms = Vec::new();
+    for _ in 0..1000 {
+        let c = ch
+            .basic_publish(
+                "".into(),
+                "backlog".into(),
+                BasicPublishOptions::default(),
+                &body,
+                persistent(),
+            )
+            .await
+            .unwrap();
+        confirms.push(c);
+    }
+    for c in confirms {
+        assert!(c.await.unwrap().is_ack());
+    }
+    let msgs = dir.path().join("vhosts");
+    let full = dir_size(&msgs);
+    assert!(full > 16_000_000, "16 MB backlog on disk, got {full}");
+    let mut consumer = ch
+        .basic_consume(
+            "backlog".into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    for _ in 0..1000 {
+        let d = within(consumer.next()).await.unwrap().unwrap();
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    // The last segment stays until a later message moves the store on.
+    common::eventually(|| dir_size(&msgs) < 2 * (1 << 20)).await;
+    broker.shutdown().await;
+}
