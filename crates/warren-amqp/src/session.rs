@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use warren_codec::{encode, AMQPClass};
+use warren_core::registry::ConnectionInfo;
 use warren_core::{Broker, Queue, VHost};
 
 use crate::outbox::Outbox;
@@ -38,6 +39,8 @@ pub struct Session {
     pub exclusive_queues: Vec<Arc<Queue>>,
     /// Bytes waiting to be written to the socket.
     pub out: BytesMut,
+    /// This connection's entry in the broker's registry (counters, channels).
+    pub info: Arc<ConnectionInfo>,
 }
 
 impl Session {

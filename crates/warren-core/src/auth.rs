@@ -11,8 +11,8 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::error::BrokerError;
-pub use crate::permissions::{Access, Permission, ResourceKind, TopicPermission};
 use crate::permissions::{resource_refused, topic_refused};
+pub use crate::permissions::{Access, Permission, ResourceKind, TopicPermission};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,7 +214,9 @@ impl Users {
     /// Sets (replaces) a user's topic permission on one exchange of a vhost.
     pub fn set_topic_permission(&self, user: &str, vhost: &str, topic: TopicPermission) {
         let mut all = self.topic_permissions.write();
-        let list = all.entry((user.to_string(), vhost.to_string())).or_default();
+        let list = all
+            .entry((user.to_string(), vhost.to_string()))
+            .or_default();
         list.retain(|t| t.exchange != topic.exchange);
         list.push(topic);
     }
@@ -250,7 +252,9 @@ impl Users {
     /// Forgets every permission in a deleted vhost.
     pub fn forget_vhost(&self, vhost: &str) {
         self.permissions.write().retain(|(_, v), _| v != vhost);
-        self.topic_permissions.write().retain(|(_, v), _| v != vhost);
+        self.topic_permissions
+            .write()
+            .retain(|(_, v), _| v != vhost);
     }
 
     /// Checks that `user` may perform `access` on a resource, as
@@ -382,7 +386,9 @@ mod tests {
         assert!(users
             .add_user_with_hash("bob", exported, Some("rabbit_password_hashing_md5"), vec![])
             .is_err());
-        assert!(users.add_user_with_hash("bob", "nothash", None, vec![]).is_err());
+        assert!(users
+            .add_user_with_hash("bob", "nothash", None, vec![])
+            .is_err());
     }
 
     #[test]

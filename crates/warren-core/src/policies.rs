@@ -126,7 +126,10 @@ mod tests {
             name: name.into(),
             pattern: pattern.into(),
             apply_to: "queues".into(),
-            definition: serde_json::json!({"message-ttl": 1}).as_object().cloned().unwrap(),
+            definition: serde_json::json!({"message-ttl": 1})
+                .as_object()
+                .cloned()
+                .unwrap(),
             priority,
         }
     }

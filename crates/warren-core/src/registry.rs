@@ -233,7 +233,12 @@ pub struct Registry {
 
 impl Registry {
     /// Registers a connection that finished its handshake.
-    pub fn register(&self, id: u64, meta: ConnectionMeta, closer: Box<dyn Closer>) -> Arc<ConnectionInfo> {
+    pub fn register(
+        &self,
+        id: u64,
+        meta: ConnectionMeta,
+        closer: Box<dyn Closer>,
+    ) -> Arc<ConnectionInfo> {
         let info = Arc::new(ConnectionInfo {
             id,
             meta,

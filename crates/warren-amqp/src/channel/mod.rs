@@ -2,6 +2,7 @@
 //! deliveries, publisher confirms and transactions. Method handlers live in the
 //! submodules; this file routes frames to them.
 
+mod authz;
 mod basic;
 mod declare;
 mod publish;
@@ -15,6 +16,7 @@ use warren_codec::spec::{
     access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass,
 };
 use warren_codec::{Frame, FrameKind};
+use warren_core::registry::ChannelInfo;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
 
 use crate::handshake::codec_error;
@@ -119,6 +121,9 @@ pub struct Channel {
     last_queue: Option<String>,
     reply_to: Option<ReplyTo>,
     route_buf: Vec<Arc<Queue>>,
+    /// Counters and gauges shown by the management API.
+    info: Arc<ChannelInfo>,
+    access: authz::AccessCache,
 }
 
 fn method_ids(payload: &Bytes) -> (u16, u16) {
@@ -126,8 +131,8 @@ fn method_ids(payload: &Bytes) -> (u16, u16) {
 }
 
 impl Channel {
-    /// A newly opened channel.
-    pub fn new(id: u16) -> Self {
+    /// A newly opened channel, reporting into `info`.
+    pub fn new(id: u16, info: Arc<ChannelInfo>) -> Self {
         Channel {
             id,
             closing: false,
@@ -142,7 +147,19 @@ impl Channel {
             last_queue: None,
             reply_to: None,
             route_buf: Vec::new(),
+            info,
+            access: authz::AccessCache::default(),
         }
+    }
+
+    /// Publishes the consumer and unacked counts to the registry.
+    fn sync_gauges(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let info = &self.info;
+        info.consumer_count
+            .store(self.consumers.len() as u32, Relaxed);
+        info.messages_unacknowledged
+            .store(self.unacked.len() as u32, Relaxed);
     }
 
     /// Handles one frame addressed to this channel.
@@ -168,8 +185,9 @@ impl Channel {
                 }
                 let method =
                     decode_method(frame.payload).map_err(|e| Fault::new(codec_error(e), ids))?;
-                self.handle_method(method, session)
-                    .map_err(|e| Fault::new(e, ids))
+                let result = self.handle_method(method, session);
+                self.sync_gauges();
+                result.map_err(|e| Fault::new(e, ids))
             }
             FrameKind::Header => self.on_header(frame.payload, session),
             FrameKind::Body => self.on_body(frame.payload, session),
@@ -324,6 +342,9 @@ impl Channel {
             ));
         }
         self.confirms.get_or_insert_with(Confirms::default);
+        self.info
+            .confirm
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if !nowait {
             session.send(
                 self.id,
@@ -343,6 +364,9 @@ impl Channel {
                     ));
                 }
                 self.tx.get_or_insert_with(Tx::default);
+                self.info
+                    .transactional
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 tx::AMQPMethod::SelectOk(tx::SelectOk {})
             }
             tx::AMQPMethod::Commit(_) => {
@@ -392,6 +416,10 @@ impl Channel {
         if let Some(confirms) = self.confirms.as_mut() {
             if confirms.published > confirms.confirmed {
                 let multiple = confirms.published - confirms.confirmed > 1;
+                self.info.counters.confirm.fetch_add(
+                    confirms.published - confirms.confirmed,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 warren_codec::encode::write_confirm(
                     &mut session.out,
                     self.id,

@@ -163,7 +163,11 @@ fn export_vhost(v: &VHost, defs: &mut Definitions) {
         })
         .collect();
     bindings.sort_by(|a, b| {
-        (&a.source, &a.destination, &a.routing_key).cmp(&(&b.source, &b.destination, &b.routing_key))
+        (&a.source, &a.destination, &a.routing_key).cmp(&(
+            &b.source,
+            &b.destination,
+            &b.routing_key,
+        ))
     });
     defs.bindings.extend(bindings);
 }

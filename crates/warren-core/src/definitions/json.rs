@@ -63,9 +63,9 @@ pub fn json_to_value(value: &Value) -> AMQPValue {
             None => AMQPValue::Double(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => AMQPValue::LongString(LongString::from(s.as_bytes().to_vec())),
-        Value::Array(items) => AMQPValue::FieldArray(
-            items.iter().map(json_to_value).collect::<Vec<_>>().into(),
-        ),
+        Value::Array(items) => {
+            AMQPValue::FieldArray(items.iter().map(json_to_value).collect::<Vec<_>>().into())
+        }
         Value::Object(_) => AMQPValue::FieldTable(json_to_table(value)),
     }
 }
@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn tables_round_trip_through_json() {
-        let json = serde_json::json!({"x-max-length": 1000, "x-note": "hi", "nested": {"a": [true, 1.5]}});
+        let json =
+            serde_json::json!({"x-max-length": 1000, "x-note": "hi", "nested": {"a": [true, 1.5]}});
         let table = json_to_table(&json);
         assert_eq!(table_to_json(&table), json);
     }
