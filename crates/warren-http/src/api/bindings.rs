@@ -15,6 +15,7 @@ use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::VHost;
 
 use super::exchange_name;
+use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
@@ -209,7 +210,7 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, source, kind, dest)): Path<(String, String, String, String)>,
-    Json(body): Json<BindingBody>,
+    JsonBody(body): JsonBody<BindingBody>,
 ) -> ApiResult<Response> {
     let kind = destination_kind(&kind)?;
     check_vhost(&state, &user, &vhost)?;

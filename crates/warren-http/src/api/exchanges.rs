@@ -13,6 +13,7 @@ use warren_core::vhost::ExchangeDeclare;
 use warren_core::{Exchange, VHost};
 
 use super::exchange_name;
+use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
@@ -107,7 +108,7 @@ pub async fn declare(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<ExchangeBody>,
+    JsonBody(body): JsonBody<ExchangeBody>,
 ) -> ApiResult<StatusCode> {
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;

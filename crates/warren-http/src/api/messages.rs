@@ -19,6 +19,7 @@ use warren_core::registry::MessageCounters;
 use warren_core::{ExchangeKind, Message};
 
 use super::exchange_name;
+use crate::body::JsonBody;
 use crate::auth::{check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -118,7 +119,7 @@ pub async fn publish(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<PublishBody>,
+    JsonBody(body): JsonBody<PublishBody>,
 ) -> ApiResult<Json<Value>> {
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
@@ -190,7 +191,7 @@ pub async fn get(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<GetBody>,
+    JsonBody(body): JsonBody<GetBody>,
 ) -> ApiResult<Json<Value>> {
     let (_, queue) = super::queues::find(&state, &user, &vhost, &name)?;
     state

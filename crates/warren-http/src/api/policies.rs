@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use warren_core::policies::PolicyDefinition;
 
+use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
@@ -89,7 +90,7 @@ pub async fn put(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<PolicyBody>,
+    JsonBody(body): JsonBody<PolicyBody>,
 ) -> ApiResult<StatusCode> {
     user.require_policymaker()?;
     check_vhost(&state, &user, &vhost)?;

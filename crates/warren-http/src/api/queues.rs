@@ -12,6 +12,7 @@ use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::vhost::QueueDeclare;
 use warren_core::{Queue, VHost};
 
+use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
@@ -127,7 +128,7 @@ pub async fn declare(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<QueueBody>,
+    JsonBody(body): JsonBody<QueueBody>,
 ) -> ApiResult<StatusCode> {
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use warren_core::auth::{Permission, TopicPermission, User, HASHING_ALGORITHM};
 use warren_core::definitions::parse_tags;
 
+use crate::body::JsonBody;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
@@ -64,7 +65,7 @@ pub async fn put(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path(name): Path<String>,
-    Json(body): Json<UserBody>,
+    JsonBody(body): JsonBody<UserBody>,
 ) -> ApiResult<StatusCode> {
     user.require_admin()?;
     let users = &state.broker.users;
@@ -220,7 +221,7 @@ pub async fn set_permission(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<PermissionBody>,
+    JsonBody(body): JsonBody<PermissionBody>,
 ) -> ApiResult<StatusCode> {
     user.require_admin()?;
     user_and_vhost_exist(&state, &vhost, &name)?;
@@ -309,7 +310,7 @@ pub async fn set_topic_permission(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<TopicBody>,
+    JsonBody(body): JsonBody<TopicBody>,
 ) -> ApiResult<StatusCode> {
     user.require_admin()?;
     user_and_vhost_exist(&state, &vhost, &name)?;
