@@ -91,7 +91,11 @@ pub fn check_vhost(state: &AppState, user: &AuthUser, vhost: &str) -> Result<(),
 }
 
 fn credentials(request: &Request) -> Option<(String, String)> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let encoded = value.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
@@ -120,7 +124,11 @@ pub async fn require_login(
     let Some((name, pass)) = credentials(&request) else {
         return failed("Login failed");
     };
-    let user = match state.broker.users.authenticate(&name, &pass, Some(peer.ip())) {
+    let user = match state
+        .broker
+        .users
+        .authenticate(&name, &pass, Some(peer.ip()))
+    {
         Ok(u) => u,
         Err(_) => return failed("Login failed"),
     };

@@ -61,7 +61,11 @@ impl IntoResponse for ApiError {
                 "Method Not Allowed",
                 "Method Not Allowed".to_string(),
             ),
-            ApiError::Internal(r) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", r.clone()),
+            ApiError::Internal(r) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                r.clone(),
+            ),
         };
         let body = Json(serde_json::json!({"error": error, "reason": reason}));
         let mut response = (status, body).into_response();

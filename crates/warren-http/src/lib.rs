@@ -76,7 +76,10 @@ impl HttpServer {
     }
 
     /// Binds the Prometheus endpoint (port 0 picks a free port).
-    pub async fn bind_metrics(broker: Arc<Broker>, addr: SocketAddr) -> std::io::Result<HttpServer> {
+    pub async fn bind_metrics(
+        broker: Arc<Broker>,
+        addr: SocketAddr,
+    ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr).await?;
         let state = Arc::new(AppState {
             broker,
@@ -101,9 +104,7 @@ impl HttpServer {
 
     /// Tells the management API where the other listeners are (for overview).
     pub fn set_listeners(self, broker: Arc<Broker>, mut listeners: Listeners) -> Self {
-        listeners
-            .entries
-            .push(("http".into(), self.local_addr()));
+        listeners.entries.push(("http".into(), self.local_addr()));
         self.with_state_of(broker, listeners)
     }
 

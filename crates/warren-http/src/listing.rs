@@ -141,7 +141,10 @@ mod tests {
     use serde_json::json;
 
     fn q(pairs: &[(&str, &str)]) -> Query {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -153,13 +156,22 @@ mod tests {
         assert_eq!(v[0]["name"], "q5");
         let Json(v) = respond(
             items.clone(),
-            &q(&[("page", "2"), ("page_size", "2"), ("sort", "x.y"), ("sort_reverse", "true")]),
+            &q(&[
+                ("page", "2"),
+                ("page_size", "2"),
+                ("sort", "x.y"),
+                ("sort_reverse", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(v["page_count"], 3);
         assert_eq!(v["items"][0]["name"], "q3");
         assert_eq!(v["total_count"], 5);
-        let Json(v) = respond(items.clone(), &q(&[("name", "^q[12]$"), ("use_regex", "true")])).unwrap();
+        let Json(v) = respond(
+            items.clone(),
+            &q(&[("name", "^q[12]$"), ("use_regex", "true")]),
+        )
+        .unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
         let Json(v) = respond(items.clone(), &q(&[("columns", "name,x.y")])).unwrap();
         assert_eq!(v[0], json!({"name": "q1", "x": {"y": 1}}));

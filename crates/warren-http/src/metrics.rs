@@ -28,7 +28,10 @@ struct Out(String);
 
 impl Out {
     fn metric(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-        let _ = writeln!(self.0, "# TYPE {name} {kind}\n# HELP {name} {help}\n{name} {value}");
+        let _ = writeln!(
+            self.0,
+            "# TYPE {name} {kind}\n# HELP {name} {help}\n{name} {value}"
+        );
     }
 
     fn header(&mut self, name: &str, kind: &str, help: &str) {
@@ -41,13 +44,19 @@ impl Out {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn render(state: &AppState, per_object: bool) -> String {
     let broker = &state.broker;
     let mut out = Out(String::new());
-    out.header("rabbitmq_identity_info", "untyped", "RabbitMQ node & cluster identity info");
+    out.header(
+        "rabbitmq_identity_info",
+        "untyped",
+        "RabbitMQ node & cluster identity info",
+    );
     out.sample(
         "rabbitmq_identity_info",
         &format!(
@@ -56,7 +65,11 @@ fn render(state: &AppState, per_object: bool) -> String {
         ),
         1,
     );
-    out.header("rabbitmq_build_info", "untyped", "RabbitMQ & Erlang/OTP version info");
+    out.header(
+        "rabbitmq_build_info",
+        "untyped",
+        "RabbitMQ & Erlang/OTP version info",
+    );
     out.sample(
         "rabbitmq_build_info",
         &format!(
@@ -71,9 +84,24 @@ fn render(state: &AppState, per_object: bool) -> String {
     let channels: usize = connections.iter().map(|c| c.channel_count()).sum();
     let queues: Vec<_> = broker.vhosts().iter().flat_map(|v| v.queues()).collect();
     let consumers: usize = queues.iter().map(|q| q.consumer_count()).sum();
-    out.metric("rabbitmq_connections", "gauge", "Connections currently open", connections.len());
-    out.metric("rabbitmq_channels", "gauge", "Channels currently open", channels);
-    out.metric("rabbitmq_consumers", "gauge", "Consumers currently connected", consumers);
+    out.metric(
+        "rabbitmq_connections",
+        "gauge",
+        "Connections currently open",
+        connections.len(),
+    );
+    out.metric(
+        "rabbitmq_channels",
+        "gauge",
+        "Channels currently open",
+        channels,
+    );
+    out.metric(
+        "rabbitmq_consumers",
+        "gauge",
+        "Consumers currently connected",
+        consumers,
+    );
     out.metric("rabbitmq_queues", "gauge", "Queues available", queues.len());
     queue_metrics(&mut out, &queues, per_object);
     channel_metrics(&mut out, state);
@@ -84,21 +112,48 @@ fn render(state: &AppState, per_object: bool) -> String {
 fn queue_metrics(out: &mut Out, queues: &[Arc<warren_core::Queue>], per_object: bool) {
     type Get = fn(&warren_core::Queue) -> u64;
     let gauges: [(&str, &str, Get); 5] = [
-        ("rabbitmq_queue_messages_ready", "Messages ready to be delivered to consumers", |q| q.message_count() as u64),
-        ("rabbitmq_queue_messages_unacked", "Messages delivered to consumers but not yet acknowledged", |q| q.unacked() as u64),
-        ("rabbitmq_queue_messages", "Sum of ready and unacknowledged messages - total queue depth", |q| (q.message_count() + q.unacked()) as u64),
-        ("rabbitmq_queue_consumers", "Consumers on a queue", |q| q.consumer_count() as u64),
-        ("rabbitmq_queue_messages_ready_bytes", "Size in bytes of ready messages", |q| q.message_bytes() as u64),
+        (
+            "rabbitmq_queue_messages_ready",
+            "Messages ready to be delivered to consumers",
+            |q| q.message_count() as u64,
+        ),
+        (
+            "rabbitmq_queue_messages_unacked",
+            "Messages delivered to consumers but not yet acknowledged",
+            |q| q.unacked() as u64,
+        ),
+        (
+            "rabbitmq_queue_messages",
+            "Sum of ready and unacknowledged messages - total queue depth",
+            |q| (q.message_count() + q.unacked()) as u64,
+        ),
+        ("rabbitmq_queue_consumers", "Consumers on a queue", |q| {
+            q.consumer_count() as u64
+        }),
+        (
+            "rabbitmq_queue_messages_ready_bytes",
+            "Size in bytes of ready messages",
+            |q| q.message_bytes() as u64,
+        ),
     ];
     for (name, help, get) in gauges {
         if per_object {
             out.header(name, "gauge", help);
             for q in queues {
-                let labels = format!("vhost=\"{}\",queue=\"{}\"", escape(&q.vhost), escape(&q.name));
+                let labels = format!(
+                    "vhost=\"{}\",queue=\"{}\"",
+                    escape(&q.vhost),
+                    escape(&q.name)
+                );
                 out.sample(name, &labels, get(q));
             }
         } else {
-            out.metric(name, "gauge", help, queues.iter().map(|q| get(q)).sum::<u64>());
+            out.metric(
+                name,
+                "gauge",
+                help,
+                queues.iter().map(|q| get(q)).sum::<u64>(),
+            );
         }
     }
     let published: u64 = queues.iter().map(|q| q.stats.published.load(Relaxed)).sum();
@@ -144,27 +199,85 @@ fn channel_metrics(out: &mut Out, state: &AppState) {
     for (name, help, value) in counters {
         out.metric(name, "counter", help, value);
     }
-    out.metric("rabbitmq_queues_deleted_total", "counter", "Total number of queues deleted", deleted);
+    out.metric(
+        "rabbitmq_queues_deleted_total",
+        "counter",
+        "Total number of queues deleted",
+        deleted,
+    );
 }
 
 fn process_metrics(out: &mut Out, state: &AppState) {
     let fds = probe::max_fds();
-    out.metric("rabbitmq_process_resident_memory_bytes", "gauge", "Memory used in bytes", probe::memory_used());
-    out.metric("rabbitmq_resident_memory_limit_bytes", "gauge", "Memory high watermark in bytes (0: none)", 0);
-    out.metric("rabbitmq_disk_space_available_bytes", "gauge", "Disk space available in bytes", probe::disk_free());
-    out.metric("rabbitmq_disk_space_available_limit_bytes", "gauge", "Free disk space low watermark in bytes", 50_000_000u64);
-    out.metric("rabbitmq_process_open_fds", "gauge", "Open file descriptors", probe::open_fds());
-    out.metric("rabbitmq_process_max_fds", "gauge", "Open file descriptors limit", fds);
-    out.metric("rabbitmq_process_open_tcp_sockets", "gauge", "Open TCP sockets", state.broker.registry.connections().len());
-    out.metric("rabbitmq_process_max_tcp_sockets", "gauge", "Open TCP sockets limit", fds);
-    out.metric("rabbitmq_alarms_memory_used_watermark", "gauge", "Is set to 1 when the memory alarm is in effect", 0);
-    out.metric("rabbitmq_alarms_free_disk_space_watermark", "gauge", "Is set to 1 when the disk alarm is in effect", 0);
+    out.metric(
+        "rabbitmq_process_resident_memory_bytes",
+        "gauge",
+        "Memory used in bytes",
+        probe::memory_used(),
+    );
+    out.metric(
+        "rabbitmq_resident_memory_limit_bytes",
+        "gauge",
+        "Memory high watermark in bytes (0: none)",
+        0,
+    );
+    out.metric(
+        "rabbitmq_disk_space_available_bytes",
+        "gauge",
+        "Disk space available in bytes",
+        probe::disk_free(),
+    );
+    out.metric(
+        "rabbitmq_disk_space_available_limit_bytes",
+        "gauge",
+        "Free disk space low watermark in bytes",
+        50_000_000u64,
+    );
+    out.metric(
+        "rabbitmq_process_open_fds",
+        "gauge",
+        "Open file descriptors",
+        probe::open_fds(),
+    );
+    out.metric(
+        "rabbitmq_process_max_fds",
+        "gauge",
+        "Open file descriptors limit",
+        fds,
+    );
+    out.metric(
+        "rabbitmq_process_open_tcp_sockets",
+        "gauge",
+        "Open TCP sockets",
+        state.broker.registry.connections().len(),
+    );
+    out.metric(
+        "rabbitmq_process_max_tcp_sockets",
+        "gauge",
+        "Open TCP sockets limit",
+        fds,
+    );
+    out.metric(
+        "rabbitmq_alarms_memory_used_watermark",
+        "gauge",
+        "Is set to 1 when the memory alarm is in effect",
+        0,
+    );
+    out.metric(
+        "rabbitmq_alarms_free_disk_space_watermark",
+        "gauge",
+        "Is set to 1 when the disk alarm is in effect",
+        0,
+    );
 }
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 async fn aggregated(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&state, false))
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        render(&state, false),
+    )
 }
 
 async fn per_object(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -17,7 +17,10 @@ async fn missing_or_bad_credentials_are_401_with_rabbitmq_shape() {
         .call("GET", "/api/queues", None, Some(("guest", "wrong")))
         .await;
     assert_eq!(bad.status, 401);
-    assert_eq!(bad.json, json!({"error": "not_authorised", "reason": "Login failed"}));
+    assert_eq!(
+        bad.json,
+        json!({"error": "not_authorised", "reason": "Login failed"})
+    );
     let unknown = api
         .call("GET", "/api/whoami", None, Some(("nobody", "x")))
         .await;
@@ -37,18 +40,29 @@ async fn tags_govern_what_a_user_may_do() {
     }
     let as_ = |u: &'static str| Some((u, "p"));
     let a = api.call("GET", "/api/overview", None, as_("plain")).await;
-    assert_eq!((a.status, a.json["reason"].as_str()), (401, Some("Not management user")));
+    assert_eq!(
+        (a.status, a.json["reason"].as_str()),
+        (401, Some("Not management user"))
+    );
     let a = api.call("GET", "/api/whoami", None, as_("mgmt")).await;
     assert_eq!(a.json, json!({"name": "mgmt", "tags": ["management"]}));
     let a = api.call("GET", "/api/users", None, as_("mgmt")).await;
-    assert_eq!((a.status, a.json["reason"].as_str()), (401, Some("Not administrator user")));
+    assert_eq!(
+        (a.status, a.json["reason"].as_str()),
+        (401, Some("Not administrator user"))
+    );
     let a = api.call("GET", "/api/nodes", None, as_("mgmt")).await;
     assert_eq!(a.status, 401);
     let a = api.call("GET", "/api/nodes", None, as_("mon")).await;
     assert_eq!(a.status, 200);
     let policy = json!({"pattern": "^x", "definition": {"max-length": 1}, "apply-to": "queues"});
     let a = api
-        .call("PUT", "/api/policies/%2F/p1", Some(policy.clone()), as_("mgmt"))
+        .call(
+            "PUT",
+            "/api/policies/%2F/p1",
+            Some(policy.clone()),
+            as_("mgmt"),
+        )
         .await;
     assert_eq!(a.status, 401);
     let a = api
@@ -94,7 +108,10 @@ async fn unknown_paths_and_objects_are_404_json() {
     let api = TestApi::start().await;
     let a = api.guest("GET", "/api/queues/%2F/missing", None).await;
     assert_eq!(a.status, 404);
-    assert_eq!(a.json, json!({"error": "Object Not Found", "reason": "Not Found"}));
+    assert_eq!(
+        a.json,
+        json!({"error": "Object Not Found", "reason": "Not Found"})
+    );
     let a = api.guest("GET", "/api/no-such-thing", None).await;
     assert_eq!(a.status, 404);
     let a = api.guest("GET", "/api/vhosts/missing", None).await;

@@ -82,7 +82,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let metrics_addr = SocketAddr::new(settings.amqp.ip(), settings.metrics_port);
     let http = HttpServer::bind_management(broker.clone(), http_addr)
         .await
-        .with_context(|| format!("cannot listen for HTTP on {http_addr} (is the port already in use?)"))?;
+        .with_context(|| {
+            format!("cannot listen for HTTP on {http_addr} (is the port already in use?)")
+        })?;
     let metrics = HttpServer::bind_metrics(broker.clone(), metrics_addr)
         .await
         .with_context(|| {

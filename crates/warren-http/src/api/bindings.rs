@@ -15,8 +15,8 @@ use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::VHost;
 
 use super::exchange_name;
-use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
 use crate::AppState;
@@ -30,7 +30,11 @@ pub fn properties_key(routing_key: &str, arguments: &Value) -> String {
         .replace('/', "%2F");
     let empty_args = arguments.as_object().is_none_or(|m| m.is_empty());
     if empty_args {
-        return if quoted.is_empty() { "~".into() } else { quoted };
+        return if quoted.is_empty() {
+            "~".into()
+        } else {
+            quoted
+        };
     }
     let digest = {
         use std::hash::{Hash, Hasher};
@@ -42,7 +46,14 @@ pub fn properties_key(routing_key: &str, arguments: &Value) -> String {
     format!("{quoted}~{hash}")
 }
 
-fn binding_json(vhost: &str, source: &str, dest: &str, kind: &str, key: &str, args: Value) -> Value {
+fn binding_json(
+    vhost: &str,
+    source: &str,
+    dest: &str,
+    kind: &str,
+    key: &str,
+    args: Value,
+) -> Value {
     json!({
         "source": source,
         "vhost": vhost,
@@ -76,7 +87,7 @@ fn of_vhost(v: &VHost) -> Vec<Value> {
 
 fn sorted(q: ListQuery) -> ListQuery {
     let mut q = q;
-    q.entry("sort".into()).or_insert_with(String::new);
+    q.entry("sort".into()).or_default();
     q
 }
 
@@ -222,7 +233,13 @@ pub async fn create(
         ResourceKind::Exchange
     };
     users.check_resource(&user.name, &vhost, Access::Write, dest_kind, &dest)?;
-    users.check_resource(&user.name, &vhost, Access::Read, ResourceKind::Exchange, &source)?;
+    users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Exchange,
+        &source,
+    )?;
     let args = json_to_table(&body.arguments);
     match kind {
         "queue" => v.bind_queue(&dest, exchange_name(&source), &body.routing_key, args, 0)?,
@@ -251,7 +268,11 @@ pub async fn delete(
     Extension(user): Extension<AuthUser>,
     Path((vhost, source, kind, dest, props)): Path<(String, String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let items = between_items(&state, &user, (vhost.clone(), source.clone(), kind, dest.clone()))?;
+    let items = between_items(
+        &state,
+        &user,
+        (vhost.clone(), source.clone(), kind, dest.clone()),
+    )?;
     let binding = items
         .into_iter()
         .find(|b| b["properties_key"] == props.as_str())
@@ -265,7 +286,13 @@ pub async fn delete(
         ResourceKind::Exchange
     };
     users.check_resource(&user.name, &vhost, Access::Write, dest_kind, &dest)?;
-    users.check_resource(&user.name, &vhost, Access::Read, ResourceKind::Exchange, &source)?;
+    users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Exchange,
+        &source,
+    )?;
     let key = binding["routing_key"].as_str().unwrap_or_default();
     let args = json_to_table(&binding["arguments"]);
     if is_queue {

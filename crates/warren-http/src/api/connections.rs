@@ -276,7 +276,8 @@ pub async fn consumers(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let mut q = q;
-    q.entry("sort".into()).or_insert_with(|| "consumer_tag".into());
+    q.entry("sort".into())
+        .or_insert_with(|| "consumer_tag".into());
     listing::respond(consumers_of(&state, &user, None), &q)
 }
 
@@ -289,6 +290,7 @@ pub async fn consumers_in(
 ) -> ApiResult<Json<Value>> {
     check_vhost(&state, &user, &vhost)?;
     let mut q = q;
-    q.entry("sort".into()).or_insert_with(|| "consumer_tag".into());
+    q.entry("sort".into())
+        .or_insert_with(|| "consumer_tag".into());
     listing::respond(consumers_of(&state, &user, Some(&vhost)), &q)
 }

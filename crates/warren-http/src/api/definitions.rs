@@ -24,7 +24,9 @@ pub async fn export(
 ) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     let defs = definitions::export(&state.broker, None);
-    Ok(Json(serde_json::to_value(defs).map_err(|e| ApiError::Internal(e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(defs).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
 }
 
 /// GET /api/definitions/{vhost}.
@@ -37,9 +39,16 @@ pub async fn export_vhost(
     state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
     let mut defs = definitions::export(&state.broker, Some(&vhost));
     // RabbitMQ's per-vhost export has no users, vhosts or permissions keys.
-    let mut value = serde_json::to_value(&mut defs).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut value =
+        serde_json::to_value(&mut defs).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Value::Object(map) = &mut value {
-        for key in ["users", "vhosts", "permissions", "topic_permissions", "global_parameters"] {
+        for key in [
+            "users",
+            "vhosts",
+            "permissions",
+            "topic_permissions",
+            "global_parameters",
+        ] {
             map.remove(key);
         }
     }

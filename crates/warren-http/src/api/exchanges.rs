@@ -13,8 +13,8 @@ use warren_core::vhost::ExchangeDeclare;
 use warren_core::{Exchange, VHost};
 
 use super::exchange_name;
-use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
 use crate::stats::{self, EXCHANGE_STATS};
@@ -113,10 +113,13 @@ pub async fn declare(
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
     let name = exchange_name(&name).to_string();
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Configure, ResourceKind::Exchange, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Exchange,
+        &name,
+    )?;
     let existed = v.exchange(&name).is_ok();
     let kind = body
         .kind
@@ -148,10 +151,13 @@ pub async fn delete(
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
     let name = exchange_name(&name);
     v.exchange(name)?;
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Configure, ResourceKind::Exchange, name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Exchange,
+        name,
+    )?;
     let if_unused = q.get("if-unused").is_some_and(|v| v == "true");
     v.delete_exchange(name, if_unused)?;
     Ok(StatusCode::NO_CONTENT)

@@ -19,8 +19,8 @@ use warren_core::registry::MessageCounters;
 use warren_core::{ExchangeKind, Message};
 
 use super::exchange_name;
-use crate::body::JsonBody;
 use crate::auth::{check_vhost, AuthUser};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -48,7 +48,8 @@ fn short(v: &Value) -> Option<ShortString> {
 /// Message properties from their JSON form (as RabbitMQ's UI sends them).
 pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
     let mut props = AMQPProperties::default();
-    let str_fields: [(&str, fn(AMQPProperties, ShortString) -> AMQPProperties); 9] = [
+    type Setter = fn(AMQPProperties, ShortString) -> AMQPProperties;
+    let str_fields: [(&str, Setter); 9] = [
         ("content_type", AMQPProperties::with_content_type),
         ("content_encoding", AMQPProperties::with_content_encoding),
         ("correlation_id", AMQPProperties::with_correlation_id),
@@ -125,7 +126,13 @@ pub async fn publish(
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
     let name = exchange_name(&name);
     let users = &state.broker.users;
-    users.check_resource(&user.name, &vhost, Access::Write, ResourceKind::Exchange, name)?;
+    users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Write,
+        ResourceKind::Exchange,
+        name,
+    )?;
     let exchange = v.exchange(name)?;
     if exchange.kind == ExchangeKind::Topic {
         users.check_topic(&user.name, &vhost, Access::Write, name, &body.routing_key)?;
@@ -137,7 +144,11 @@ pub async fn publish(
                 .decode(body.payload.as_bytes())
                 .map_err(|_| ApiError::bad_request("payload is not valid base64"))?,
         ),
-        other => return Err(ApiError::bad_request(format!("unknown payload_encoding '{other}'"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown payload_encoding '{other}'"
+            )))
+        }
     };
     let properties = properties_from_json(&body.properties);
     let message = Arc::new(Message {
@@ -194,10 +205,13 @@ pub async fn get(
     JsonBody(body): JsonBody<GetBody>,
 ) -> ApiResult<Json<Value>> {
     let (_, queue) = super::queues::find(&state, &user, &vhost, &name)?;
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Read, ResourceKind::Queue, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Queue,
+        &name,
+    )?;
     let (requeue, acked) = match body.ackmode.as_str() {
         "ack_requeue_true" => (true, false),
         "reject_requeue_true" => (true, false),

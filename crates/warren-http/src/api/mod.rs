@@ -48,15 +48,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/aliveness-test/{vhost}", get(overview::aliveness))
         .route("/api/health/checks/alarms", get(overview::health_ok))
         .route("/api/health/checks/local-alarms", get(overview::health_ok))
-        .route("/api/health/checks/virtual-hosts", get(overview::health_vhosts))
+        .route(
+            "/api/health/checks/virtual-hosts",
+            get(overview::health_vhosts),
+        )
         .route("/api/connections", get(connections::list))
         .route(
             "/api/connections/{name}",
             get(connections::one).delete(connections::close),
         )
-        .route("/api/connections/{name}/channels", get(connections::channels_of))
+        .route(
+            "/api/connections/{name}/channels",
+            get(connections::channels_of),
+        )
         .route("/api/vhosts/{vhost}/connections", get(connections::list_in))
-        .route("/api/vhosts/{vhost}/channels", get(connections::channels_in))
+        .route(
+            "/api/vhosts/{vhost}/channels",
+            get(connections::channels_in),
+        )
         .route("/api/channels", get(connections::channels))
         .route("/api/channels/{name}", get(connections::channel))
         .route("/api/consumers", get(connections::consumers))
@@ -69,7 +78,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .put(exchanges::declare)
                 .delete(exchanges::delete),
         )
-        .route("/api/exchanges/{vhost}/{name}/publish", post(messages::publish))
+        .route(
+            "/api/exchanges/{vhost}/{name}/publish",
+            post(messages::publish),
+        )
         .route(
             "/api/exchanges/{vhost}/{name}/bindings/source",
             get(bindings::from_exchange),
@@ -89,7 +101,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(queues::purge),
         )
         .route("/api/queues/{vhost}/{name}/get", post(messages::get))
-        .route("/api/queues/{vhost}/{name}/bindings", get(bindings::to_queue))
+        .route(
+            "/api/queues/{vhost}/{name}/bindings",
+            get(bindings::to_queue),
+        )
         .route("/api/bindings", get(bindings::list))
         .route("/api/bindings/{vhost}", get(bindings::list_in))
         .route(
@@ -105,7 +120,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/vhosts/{vhost}",
             get(vhosts::one).put(vhosts::put).delete(vhosts::delete),
         )
-        .route("/api/vhosts/{vhost}/permissions", get(users::permissions_in))
+        .route(
+            "/api/vhosts/{vhost}/permissions",
+            get(users::permissions_in),
+        )
         .route(
             "/api/vhosts/{vhost}/topic-permissions",
             get(users::topic_permissions_in),
@@ -138,7 +156,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/policies/{vhost}", get(policies::list_in))
         .route(
             "/api/policies/{vhost}/{name}",
-            get(policies::one).put(policies::put).delete(policies::delete),
+            get(policies::one)
+                .put(policies::put)
+                .delete(policies::delete),
         )
         .route(
             "/api/definitions",

@@ -17,10 +17,22 @@ use crate::AppState;
 pub const RABBITMQ_API_VERSION: &str = "3.10.8";
 
 const EXCHANGE_TYPES: [(&str, &str); 4] = [
-    ("direct", "AMQP direct exchange, as per the AMQP specification"),
-    ("fanout", "AMQP fanout exchange, as per the AMQP specification"),
-    ("headers", "AMQP headers exchange, as per the AMQP specification"),
-    ("topic", "AMQP topic exchange, as per the AMQP specification"),
+    (
+        "direct",
+        "AMQP direct exchange, as per the AMQP specification",
+    ),
+    (
+        "fanout",
+        "AMQP fanout exchange, as per the AMQP specification",
+    ),
+    (
+        "headers",
+        "AMQP headers exchange, as per the AMQP specification",
+    ),
+    (
+        "topic",
+        "AMQP topic exchange, as per the AMQP specification",
+    ),
 ];
 
 /// GET /api/overview.
@@ -215,7 +227,9 @@ pub async fn aliveness(
     }));
     match queue.get(true) {
         Some((m, _)) if &m.message.body[..] == b"test_message" => Ok(Json(json!({"status": "ok"}))),
-        _ => Ok(Json(json!({"status": "failed", "reason": "message not received"}))),
+        _ => Ok(Json(
+            json!({"status": "failed", "reason": "message not received"}),
+        )),
     }
 }
 

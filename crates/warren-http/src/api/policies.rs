@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use warren_core::policies::PolicyDefinition;
 
-use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
 use crate::AppState;
@@ -105,7 +105,9 @@ pub async fn put(
             definition: body.definition,
             priority: body.priority,
         })
-        .map_err(|e| ApiError::bad_request(e.to_string().trim_start_matches("PRECONDITION_FAILED - ")))?;
+        .map_err(|e| {
+            ApiError::bad_request(e.to_string().trim_start_matches("PRECONDITION_FAILED - "))
+        })?;
     Ok(if existed {
         StatusCode::NO_CONTENT
     } else {

@@ -12,8 +12,8 @@ use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::vhost::QueueDeclare;
 use warren_core::{Queue, VHost};
 
-use crate::body::JsonBody;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
 use crate::stats::{self, QUEUE_DEPTHS, QUEUE_STATS};
@@ -22,10 +22,7 @@ use crate::AppState;
 /// A queue in RabbitMQ's JSON shape.
 pub fn queue_json(state: &AppState, q: &Queue) -> Value {
     let values = stats::queue_values(q);
-    let rates = state
-        .broker
-        .rates
-        .rates(&stats::queue_key(q), values.len());
+    let rates = state.broker.rates.rates(&stats::queue_key(q), values.len());
     let (counters, depths) = values.split_at(QUEUE_STATS.len());
     let (counter_rates, depth_rates) = rates.split_at(QUEUE_STATS.len());
     let consumers = q.consumers();
@@ -132,10 +129,13 @@ pub async fn declare(
 ) -> ApiResult<StatusCode> {
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Configure, ResourceKind::Queue, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Queue,
+        &name,
+    )?;
     let declared = v.declare_queue(
         QueueDeclare {
             name,
@@ -161,14 +161,22 @@ pub async fn delete(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<StatusCode> {
     let (v, queue) = find(&state, &user, &vhost, &name)?;
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Configure, ResourceKind::Queue, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Queue,
+        &name,
+    )?;
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true");
     let (if_unused, if_empty) = (flag("if-unused"), flag("if-empty"));
     if if_unused || if_empty {
-        v.delete_queue(&name, if_unused, if_empty, queue.options.exclusive_owner.unwrap_or(0))?;
+        v.delete_queue(
+            &name,
+            if_unused,
+            if_empty,
+            queue.options.exclusive_owner.unwrap_or(0),
+        )?;
     } else {
         v.remove_queue(&queue);
     }
@@ -182,10 +190,13 @@ pub async fn purge(
     Path((vhost, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (_, queue) = find(&state, &user, &vhost, &name)?;
-    state
-        .broker
-        .users
-        .check_resource(&user.name, &vhost, Access::Read, ResourceKind::Queue, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Queue,
+        &name,
+    )?;
     queue.purge();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use warren_core::auth::{Permission, TopicPermission, User, HASHING_ALGORITHM};
 use warren_core::definitions::parse_tags;
 
-use crate::body::JsonBody;
 use crate::auth::AuthUser;
+use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, Query as ListQuery};
 use crate::AppState;
@@ -149,7 +149,7 @@ fn topics_where(
 
 fn unsorted(q: ListQuery) -> ListQuery {
     let mut q = q;
-    q.entry("sort".into()).or_insert_with(String::new);
+    q.entry("sort".into()).or_default();
     q
 }
 
@@ -227,8 +227,8 @@ pub async fn set_permission(
     user_and_vhost_exist(&state, &vhost, &name)?;
     let users = &state.broker.users;
     let existed = users.permission(&name, &vhost).is_some();
-    let p = Permission::new(&body.configure, &body.write, &body.read)
-        .map_err(ApiError::bad_request)?;
+    let p =
+        Permission::new(&body.configure, &body.write, &body.read).map_err(ApiError::bad_request)?;
     users.set_permission(&name, &vhost, p);
     Ok(if existed {
         StatusCode::NO_CONTENT

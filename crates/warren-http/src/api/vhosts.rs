@@ -84,10 +84,11 @@ pub async fn put(
         .set_vhost_metadata(&vhost, json!({"description": description, "tags": tags}));
     if !existed {
         // RabbitMQ gives the creating user full permissions on a new vhost.
-        state
-            .broker
-            .users
-            .set_permission(&user.name, &vhost, warren_core::auth::Permission::full());
+        state.broker.users.set_permission(
+            &user.name,
+            &vhost,
+            warren_core::auth::Permission::full(),
+        );
     }
     Ok(if existed {
         StatusCode::NO_CONTENT

@@ -90,7 +90,8 @@ impl TestApi {
 
     /// A request as guest.
     pub async fn guest(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        self.call(method, path, body, Some(("guest", "guest"))).await
+        self.call(method, path, body, Some(("guest", "guest")))
+            .await
     }
 
     /// GET as guest, expecting 200; returns the JSON.
@@ -168,9 +169,7 @@ fn request(method: &str, url: &str, body: Option<Value>, auth: Option<String>) -
 
 /// Awaits a future with the default timeout.
 pub async fn within<F: Future>(fut: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, fut)
-        .await
-        .expect("timed out")
+    tokio::time::timeout(TIMEOUT, fut).await.expect("timed out")
 }
 
 /// Polls `check` until it returns Some, or panics after the timeout.

@@ -54,8 +54,7 @@ impl Client {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         Client {
             agent,
             base: base.trim_end_matches('/').to_string(),
@@ -78,7 +77,11 @@ impl Client {
             reason: e.to_string(),
         };
         let result = match method {
-            "GET" => self.agent.get(&url).header("Authorization", &self.auth).call(),
+            "GET" => self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.auth)
+                .call(),
             "DELETE" => {
                 let mut req = self.agent.delete(&url).header("Authorization", &self.auth);
                 if let Some(r) = reason {
@@ -98,10 +101,7 @@ impl Client {
         };
         let mut response = result.map_err(unreachable)?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(unreachable)?;
+        let text = response.body_mut().read_to_string().map_err(unreachable)?;
         let json: Value = if text.trim().is_empty() {
             Value::Null
         } else {

@@ -50,11 +50,8 @@ pub fn rows(style: Style, columns: &[String], rows: &[Vec<Value>]) {
             let items: Vec<Value> = rows
                 .iter()
                 .map(|r| {
-                    let map: Map<String, Value> = columns
-                        .iter()
-                        .cloned()
-                        .zip(r.iter().cloned())
-                        .collect();
+                    let map: Map<String, Value> =
+                        columns.iter().cloned().zip(r.iter().cloned()).collect();
                     Value::Object(map)
                 })
                 .collect();
