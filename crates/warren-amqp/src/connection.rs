@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,6 +167,9 @@ impl Connection {
         }
         if total > 0 {
             self.last_read = Instant::now();
+            let info = &self.session.info;
+            info.recv_oct.fetch_add(total as u64, Relaxed);
+            info.recv_cnt.fetch_add(1, Relaxed);
         }
         Ok((true, total >= READ_CHUNK))
     }
@@ -176,6 +180,9 @@ impl Connection {
                 Ok(n) => {
                     self.session.out.advance(n);
                     self.last_write = Instant::now();
+                    let info = &self.session.info;
+                    info.send_oct.fetch_add(n as u64, Relaxed);
+                    info.send_cnt.fetch_add(1, Relaxed);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
@@ -297,7 +304,7 @@ impl Connection {
         }
         if channel.closing {
             if is_method && ids == (20, 41) {
-                self.channels.remove(&frame.channel);
+                self.forget_channel(frame.channel);
             }
             return;
         }
@@ -337,13 +344,25 @@ impl Connection {
             self.close_connection(e, (20, 10));
             return;
         }
-        self.channels.insert(id, Channel::new(id));
+        let info = self
+            .session
+            .broker
+            .registry
+            .open_channel(&self.session.info, id);
+        self.channels.insert(id, Channel::new(id, info));
         self.session
             .send(id, AMQPClass::Channel(c::AMQPMethod::OpenOk(c::OpenOk {})));
     }
 
+    fn forget_channel(&mut self, id: u16) -> Option<Channel> {
+        let channel = self.channels.remove(&id)?;
+        let session = &self.session;
+        session.broker.registry.close_channel(&session.info, id);
+        Some(channel)
+    }
+
     fn close_channel_by_client(&mut self, id: u16) {
-        if let Some(mut channel) = self.channels.remove(&id) {
+        if let Some(mut channel) = self.forget_channel(id) {
             channel.release(&mut self.session);
         }
         self.session.send(
@@ -442,6 +461,9 @@ impl Connection {
     /// Moves deliveries from the outbox into the output buffer while it has room.
     fn drain_outbox(&mut self) {
         self.session.now = Instant::now();
+        if let Some(reason) = self.session.outbox.take_close_request() {
+            self.close_connection(BrokerError::ConnectionForced(reason), (0, 0));
+        }
         let mut batch = Vec::new();
         self.session.outbox.drain_into(&mut batch);
         self.pending.extend(batch);
@@ -494,6 +516,7 @@ impl Connection {
         for queue in exclusive {
             self.session.vhost.remove_queue(&queue);
         }
+        self.session.broker.registry.unregister(self.session.id);
     }
 }
 

@@ -13,9 +13,11 @@ use warren_codec::spec::{connection, AMQPClass};
 use warren_codec::{
     encode, AMQPValue, FieldTable, FrameKind, LongString, ShortString, PROTOCOL_HEADER,
 };
+use warren_core::definitions::json::table_to_json;
+use warren_core::registry::ConnectionMeta;
 use warren_core::{Broker, BrokerError};
 
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, OutboxCloser};
 use crate::session::{ClientCapabilities, Session};
 
 /// The AMQP 0-9 protocol header, accepted as 0-9-1 like RabbitMQ does.
@@ -194,10 +196,14 @@ pub async fn handshake(
         },
     )))
     .await?;
-    let (user, capabilities) = match wire.next_method().await? {
+    let (user, capabilities, client_properties) = match wire.next_method().await? {
         AMQPClass::Connection(connection::AMQPMethod::StartOk(ok)) => {
             match authenticate(broker, &ok, peer) {
-                Ok(user) => (user, client_capabilities(&ok.client_properties)),
+                Ok(user) => (
+                    user,
+                    client_capabilities(&ok.client_properties),
+                    table_to_json(&ok.client_properties),
+                ),
                 Err(e) => return Err(wire.refuse(e).await),
             }
         }
@@ -264,24 +270,51 @@ pub async fn handshake(
         connection::OpenOk {},
     )))
     .await?;
+    let id = broker.next_connection_id();
+    let outbox = Arc::new(Outbox::default());
+    let meta = ConnectionMeta {
+        name: format!("{peer} -> {}", stream_local(wire.stream)),
+        peer: Some(peer),
+        local: wire.stream.local_addr().ok(),
+        user: user.clone(),
+        vhost: vhost_name.clone(),
+        protocol: "AMQP 0-9-1".into(),
+        client_properties,
+        connected_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        frame_max,
+        channel_max,
+        timeout: tune.heartbeat,
+    };
+    let info = broker
+        .registry
+        .register(id, meta, Box::new(OutboxCloser(outbox.clone())));
     let session = Session {
-        id: broker.next_connection_id(),
+        id,
         broker: broker.clone(),
         vhost,
         user,
         frame_max: frame_max as usize,
         channel_max,
         capabilities,
-        outbox: Arc::new(Outbox::default()),
+        outbox,
         exclusive_queues: Vec::new(),
         out: BytesMut::with_capacity(16 * 1024),
         now: tokio::time::Instant::now(),
+        info,
     };
     Ok(Handshake {
         session,
         heartbeat: tune.heartbeat,
         input: wire.input,
     })
+}
+
+fn stream_local(stream: &TcpStream) -> String {
+    stream
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
 fn negotiate_frame_max(client: u32, server: u32) -> Result<u32, BrokerError> {

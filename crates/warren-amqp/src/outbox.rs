@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use warren_core::registry::Closer;
 use warren_core::{Consumer, Delivery, DeliverySink};
 
 /// Deliveries buffered beyond this many make the outbox report itself full, so
@@ -43,6 +44,7 @@ pub struct Outbox {
     items: Mutex<Vec<Outgoing>>,
     pending: AtomicUsize,
     notify: Notify,
+    close_request: Mutex<Option<String>>,
 }
 
 impl Outbox {
@@ -64,6 +66,11 @@ impl Outbox {
         before >= OUTBOX_HIGH_WATER && before - n < OUTBOX_HIGH_WATER
     }
 
+    /// Takes an operator's request to close the connection, if one came.
+    pub fn take_close_request(&self) -> Option<String> {
+        self.close_request.lock().take()
+    }
+
     fn push(&self, item: Outgoing) {
         let mut items = self.items.lock();
         let was_empty = items.is_empty();
@@ -72,6 +79,17 @@ impl Outbox {
         if was_empty {
             self.notify.notify_one();
         }
+    }
+}
+
+/// Lets the registry (the management API, `warren ctl`) close the connection:
+/// the request is left in the outbox and the connection task woken.
+pub struct OutboxCloser(pub Arc<Outbox>);
+
+impl Closer for OutboxCloser {
+    fn close(&self, reason: String) {
+        *self.0.close_request.lock() = Some(reason);
+        self.0.notify.notify_one();
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use warren_codec::{encode, AMQPClass};
+use warren_core::registry::ConnectionInfo;
 use warren_core::{Broker, Queue, VHost};
 
 use crate::outbox::Outbox;
@@ -41,6 +42,8 @@ pub struct Session {
     /// The time at the start of the current batch of work (one clock read per
     /// wake-up, used to stamp deliveries for consumer_timeout).
     pub now: tokio::time::Instant,
+    /// This connection's entry in the broker's registry (counters, channels).
+    pub info: Arc<ConnectionInfo>,
 }
 
 impl Session {

@@ -74,6 +74,11 @@ impl ConsumerCredit {
         limit != 0 && before >= limit
     }
 
+    /// The window (0 = unlimited).
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Ordering::Acquire)
+    }
+
     /// Outstanding deliveries.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Acquire)
@@ -105,6 +110,11 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// The consumer's own prefetch window (0 = unlimited).
+    pub fn credit_limit(&self) -> u32 {
+        self.credit.limit()
+    }
+
     /// Whether the consumer can take a delivery now.
     pub fn can_take(&self) -> bool {
         if !self.sink.is_writable() {

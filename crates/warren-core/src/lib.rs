@@ -21,6 +21,7 @@ pub mod permissions;
 pub mod persistence;
 pub mod policies;
 pub mod policy;
+pub mod policy_admin;
 pub mod queue;
 pub mod rates;
 mod recovery;

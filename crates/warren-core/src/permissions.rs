@@ -2,7 +2,8 @@
 //! expressions (configure, write, read) matched against resource names, and
 //! topic permissions (write, read) matched against routing keys of topic
 //! exchanges. Matching is unanchored (Erlang's `re:run`), and an empty pattern
-//! matches nothing. Refusals carry RabbitMQ's 403 ACCESS_REFUSED texts.
+//! means `^$` (only the empty name, i.e. the default exchange), as in
+//! rabbit_auth_backend_internal. Refusals carry RabbitMQ's 403 texts.
 
 use regex::Regex;
 
@@ -42,21 +43,16 @@ impl ResourceKind {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: String,
-    regex: Option<Regex>,
+    regex: Regex,
 }
 
 impl Pattern {
     /// Compiles a pattern; an invalid regex is an error (400 in the HTTP API).
     pub fn new(source: &str) -> Result<Self, BrokerError> {
-        let regex = if source.is_empty() {
-            None
-        } else {
-            Some(Regex::new(source).map_err(|e| {
-                BrokerError::PreconditionFailed(format!(
-                    "invalid regular expression '{source}': {e}"
-                ))
-            })?)
-        };
+        let effective = if source.is_empty() { "^$" } else { source };
+        let regex = Regex::new(effective).map_err(|e| {
+            BrokerError::PreconditionFailed(format!("invalid regular expression '{source}': {e}"))
+        })?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
@@ -68,9 +64,17 @@ impl Pattern {
         &self.source
     }
 
-    /// Whether `name` matches (unanchored; the empty pattern matches nothing).
+    /// A pattern that matches nothing (stands in for an invalid one).
+    pub fn never() -> Self {
+        Pattern {
+            source: String::new(),
+            regex: Regex::new("[^\\s\\S]").unwrap_or_else(|_| unreachable!("valid regex")),
+        }
+    }
+
+    /// Whether `name` matches (unanchored; the empty pattern matches only "").
     pub fn matches(&self, name: &str) -> bool {
-        self.regex.as_ref().is_some_and(|r| r.is_match(name))
+        self.regex.is_match(name)
     }
 }
 
@@ -163,12 +167,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_are_unanchored_and_empty_matches_nothing() {
+    fn patterns_are_unanchored_and_empty_matches_only_empty() {
         let p = Permission::new("^app\\.", "", ".*").unwrap();
         assert!(p.configure.matches("app.q"));
         assert!(!p.configure.matches("other.app.q"));
-        assert!(!p.write.matches(""));
+        assert!(p.write.matches(""));
         assert!(!p.write.matches("x"));
+        assert!(!Pattern::never().matches(""));
+        assert!(!Pattern::never().matches("x"));
         assert!(p.read.matches(""));
         assert!(Pattern::new("q").unwrap().matches("my-q-1"));
         assert!(Pattern::new("(").is_err());

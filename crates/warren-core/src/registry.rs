@@ -229,6 +229,9 @@ pub struct Churn {
 pub struct Registry {
     connections: RwLock<BTreeMap<u64, Arc<ConnectionInfo>>>,
     closed: RwLock<(MessageTotals, Churn)>,
+    /// Messages published and fetched outside any channel (the HTTP API's
+    /// publish and get), counted in the broker-wide totals.
+    pub direct: MessageCounters,
 }
 
 impl Registry {
@@ -308,6 +311,7 @@ impl Registry {
     /// Broker-wide message totals: closed channels plus live ones.
     pub fn totals(&self) -> MessageTotals {
         let mut sum = self.closed.read().0;
+        sum.add(&self.direct.totals());
         for conn in self.connections() {
             sum.add(&conn.totals());
         }

@@ -1,1 +1,160 @@
-//! placeholder
+//! Warren's management plane over HTTP: RabbitMQ's management API (same paths,
+//! JSON field names, status codes and HTTP basic auth with management tags),
+//! the web UI embedded in the binary, and Prometheus metrics with RabbitMQ's
+//! metric names on their own port.
+
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod listing;
+pub mod metrics;
+pub mod stats;
+pub mod ui;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use warren_core::Broker;
+
+/// Where the broker listens, for /api/overview's `listeners`.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners {
+    /// (protocol, address): ("amqp", …), ("http", …), ("prometheus", …).
+    pub entries: Vec<(String, SocketAddr)>,
+}
+
+/// Shared state of the HTTP handlers.
+pub struct AppState {
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// Listener addresses.
+    pub listeners: Listeners,
+    /// The node name, "warren@HOST".
+    pub node: String,
+}
+
+/// The node name: "warren@" and the host name.
+pub fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("warren@{host}")
+}
+
+/// A bound listener (management API + UI, or metrics) not yet serving.
+pub struct HttpServer {
+    listener: TcpListener,
+    router: Router,
+}
+
+/// A running HTTP server; [`HttpHandle::shutdown`] stops it.
+pub struct HttpHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Binds the management API and UI (port 0 picks a free port).
+    pub async fn bind_management(
+        broker: Arc<Broker>,
+        addr: SocketAddr,
+    ) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(HttpServer {
+            listener,
+            router: Router::new(),
+        }
+        .with_state_of(broker, Listeners::default()))
+    }
+
+    /// Binds the Prometheus endpoint (port 0 picks a free port).
+    pub async fn bind_metrics(
+        broker: Arc<Broker>,
+        addr: SocketAddr,
+    ) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let state = Arc::new(AppState {
+            broker,
+            listeners: Listeners::default(),
+            node: node_name(),
+        });
+        Ok(HttpServer {
+            listener,
+            router: metrics::router(state),
+        })
+    }
+
+    fn with_state_of(mut self, broker: Arc<Broker>, listeners: Listeners) -> Self {
+        let state = Arc::new(AppState {
+            broker,
+            listeners,
+            node: node_name(),
+        });
+        self.router = api::router(state.clone()).merge(ui::router());
+        self
+    }
+
+    /// Tells the management API where the other listeners are (for overview).
+    pub fn set_listeners(self, broker: Arc<Broker>, mut listeners: Listeners) -> Self {
+        listeners.entries.push(("http".into(), self.local_addr()));
+        self.with_state_of(broker, listeners)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Starts serving in a background task.
+    pub fn start(self) -> HttpHandle {
+        let addr = self.local_addr();
+        let (tx, mut rx) = watch::channel(false);
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|v| *v).await;
+            };
+            if let Err(e) = axum::serve(self.listener, service)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::warn!("HTTP server on {addr} failed: {e}");
+            }
+        });
+        HttpHandle {
+            addr,
+            shutdown: tx,
+            task,
+        }
+    }
+}
+
+impl HttpHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving (waits up to a few seconds for open requests).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
+    }
+}
+
+/// Starts the rate sampler (RabbitMQ's collect_statistics_interval).
+pub fn start_sampler(broker: Arc<Broker>, interval: Duration) {
+    tokio::spawn(stats::run_sampler(broker, interval));
+}

@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Address to listen on [config: listeners.tcp.default as ip:port; default 0.0.0.0]
     #[arg(long, env = "WARREN_BIND")]
     pub bind: Option<IpAddr>,
+    /// Definitions file (RabbitMQ JSON) imported at start [config: load_definitions]
+    #[arg(long, env = "WARREN_LOAD_DEFINITIONS")]
+    pub load_definitions: Option<PathBuf>,
 }
 
 /// Everything the broker needs to start.
@@ -46,6 +49,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Protocol settings for the core.
     pub broker: BrokerConfig,
+    /// A definitions file (RabbitMQ JSON) to import at start.
+    pub load_definitions: Option<PathBuf>,
+    /// How often message rates are sampled (collect_statistics_interval).
+    pub stats_interval: Duration,
 }
 
 /// Parses rabbitmq.conf-style text: `key = value` lines, `#` comments.
@@ -155,6 +162,15 @@ impl ServeArgs {
                 .or(conf.get("data_dir").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("./data")),
             broker,
+            load_definitions: self
+                .load_definitions
+                .clone()
+                .or(conf.get("load_definitions").map(PathBuf::from)),
+            stats_interval: Duration::from_millis(
+                number::<u64>(&conf, "collect_statistics_interval")?
+                    .unwrap_or(5000)
+                    .max(100),
+            ),
         })
     }
 }

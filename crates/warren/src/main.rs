@@ -1,13 +1,17 @@
 //! `warren`: the broker binary. With no subcommand (or `serve`) it runs the broker.
 
 mod config;
+mod ctl;
 mod perf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::ServeArgs;
+use std::net::SocketAddr;
+
 use warren_amqp::Server;
 use warren_core::Broker;
+use warren_http::{HttpServer, Listeners};
 
 /// Warren, a RabbitMQ-compatible message broker.
 #[derive(Debug, Parser)]
@@ -25,10 +29,16 @@ enum Command {
     Serve(ServeArgs),
     /// Load-test an AMQP 0-9-1 broker (Warren or any other).
     Perf(perf::PerfArgs),
+    /// Manage a running broker, like rabbitmqctl (through its HTTP API).
+    Ctl(ctl::CtlArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Ctl(args)) = cli.command {
+        // No logging, no runtime: a short-lived client with rabbitmqctl's output.
+        std::process::exit(ctl::run(args));
+    }
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
@@ -43,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Perf(args)) => runtime.block_on(perf::run(args)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Ctl(_)) => Ok(()),
         None => runtime.block_on(serve(cli.serve)),
     }
 }
@@ -51,6 +62,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let broker = Broker::open(settings.broker.clone(), &settings.data_dir)
         .with_context(|| format!("cannot open data directory {}", settings.data_dir.display()))?;
+    if let Some(path) = &settings.load_definitions {
+        load_definitions(&broker, path)?;
+    }
     let server = Server::bind(broker.clone(), settings.amqp)
         .await
         .with_context(|| {
@@ -59,7 +73,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 settings.amqp
             )
         })?;
+    let http_addr = SocketAddr::new(settings.amqp.ip(), settings.http_port);
+    let metrics_addr = SocketAddr::new(settings.amqp.ip(), settings.metrics_port);
+    let http = HttpServer::bind_management(broker.clone(), http_addr)
+        .await
+        .with_context(|| {
+            format!("cannot listen for HTTP on {http_addr} (is the port already in use?)")
+        })?;
+    let metrics = HttpServer::bind_metrics(broker.clone(), metrics_addr)
+        .await
+        .with_context(|| {
+            format!("cannot listen for metrics on {metrics_addr} (is the port already in use?)")
+        })?;
+    let listeners = Listeners {
+        entries: vec![
+            ("amqp".into(), server.local_addr()),
+            ("prometheus".into(), metrics.local_addr()),
+        ],
+    };
+    let http = http.set_listeners(broker.clone(), listeners);
     let handle = server.start();
+    let http = http.start();
+    let metrics = metrics.start();
+    warren_http::start_sampler(broker.clone(), settings.stats_interval);
     tracing::info!(
         "Warren {} started: AMQP on {}, data in {}",
         env!("CARGO_PKG_VERSION"),
@@ -67,15 +103,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.data_dir.display()
     );
     tracing::info!(
-        "management API (port {}) and metrics (port {}) are not served yet",
-        settings.http_port,
-        settings.metrics_port
+        "management API and web UI on http://{}/ , Prometheus metrics on http://{}/metrics",
+        http.local_addr(),
+        metrics.local_addr()
     );
     wait_for_signal().await;
     tracing::info!("shutting down: closing connections with 320 CONNECTION_FORCED");
+    http.shutdown().await;
+    metrics.shutdown().await;
     handle.shutdown().await;
     broker.close();
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn load_definitions(broker: &Broker, path: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read definitions file {}", path.display()))?;
+    let defs: warren_core::definitions::Definitions = serde_json::from_str(&text)
+        .with_context(|| format!("definitions file {} is not valid", path.display()))?;
+    warren_core::definitions::import(broker, &defs, None)
+        .with_context(|| format!("cannot import definitions from {}", path.display()))?;
+    tracing::info!("imported definitions from {}", path.display());
     Ok(())
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use rand::Rng;
 use warren_codec::encode::{write_deliver, write_get_ok, ContentRef};
 use warren_codec::spec::{basic as b, AMQPClass};
+use warren_core::auth::{Access, ResourceKind};
+use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, QueuedMessage};
 
@@ -51,6 +53,12 @@ impl Channel {
         } else {
             self.consumer_prefetch = count as u32;
         }
+        let gauge = if global {
+            &self.info.global_prefetch_count
+        } else {
+            &self.info.prefetch_count
+        };
+        gauge.store(count as u32, std::sync::atomic::Ordering::Relaxed);
         session.send(self.id, AMQPClass::Basic(b::AMQPMethod::QosOk(b::QosOk {})));
         Ok(())
     }
@@ -82,9 +90,9 @@ impl Channel {
         let queue = if m.queue.as_str() == REPLY_TO_QUEUE {
             self.reply_queue(m.no_ack, session)?
         } else {
-            session
-                .vhost
-                .queue_for(&self.queue_name(m.queue.as_str())?, session.id)?
+            let name = self.queue_name(m.queue.as_str())?;
+            self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+            session.vhost.queue_for(&name, session.id)?
         };
         let priority = match m.arguments.inner().get("x-priority") {
             None => 0,
@@ -217,6 +225,15 @@ impl Channel {
             queue,
             message,
         } = delivery;
+        let counters = &self.info.counters;
+        MessageCounters::bump(if consumer.no_ack {
+            &counters.deliver_no_ack
+        } else {
+            &counters.deliver
+        });
+        if message.redelivered {
+            MessageCounters::bump(&counters.redeliver);
+        }
         write_deliver(
             &mut session.out,
             self.id,
@@ -234,20 +251,34 @@ impl Channel {
                 consumer: Some(consumer),
                 delivered_at: session.now,
             });
+            self.info.messages_unacknowledged.store(
+                self.unacked.len() as u32,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
     }
 
     pub(super) fn get(&mut self, m: b::Get, session: &mut Session) -> Result<(), BrokerError> {
-        let queue = session
-            .vhost
-            .queue_for(&self.queue_name(m.queue.as_str())?, session.id)?;
+        let name = self.queue_name(m.queue.as_str())?;
+        self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+        let queue = session.vhost.queue_for(&name, session.id)?;
+        let counters = &self.info.counters;
         let Some((message, remaining)) = queue.get(m.no_ack) else {
+            MessageCounters::bump(&counters.get_empty);
             session.send(
                 self.id,
                 AMQPClass::Basic(b::AMQPMethod::GetEmpty(b::GetEmpty {})),
             );
             return Ok(());
         };
+        MessageCounters::bump(if m.no_ack {
+            &counters.get_no_ack
+        } else {
+            &counters.get
+        });
+        if message.redelivered {
+            MessageCounters::bump(&counters.redeliver);
+        }
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
         write_get_ok(
@@ -309,6 +340,10 @@ impl Channel {
             self.reject_all(settled);
             return;
         }
+        self.info
+            .counters
+            .ack
+            .fetch_add(settled.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let mut unblocked = false;
         let mut run: Option<(Arc<Queue>, usize)> = None;
         for u in settled {

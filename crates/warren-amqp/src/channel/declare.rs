@@ -1,9 +1,10 @@
 //! exchange.* and queue.* methods: declarations, bindings, purge and delete.
 
 use warren_codec::spec::{exchange as e, queue as q, AMQPClass};
+use warren_core::auth::{Access, ResourceKind};
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::vhost::{ExchangeDeclare, QueueDeclare};
-use warren_core::BrokerError;
+use warren_core::vhost::{generate_queue_name, ExchangeDeclare, QueueDeclare};
+use warren_core::{BrokerError, ExchangeKind};
 
 use super::Channel;
 use crate::session::Session;
@@ -33,10 +34,25 @@ impl Channel {
             }
             return Ok(());
         }
-        let name = match (requested, m.passive) {
-            ("", true) => self.queue_name("")?,
-            (name, _) => name.to_string(),
+        let (name, server_named) = match (requested, m.passive) {
+            ("", true) => (self.queue_name("")?, false),
+            ("", false) => (generate_queue_name(), true),
+            (name, _) => (name.to_string(), false),
         };
+        if !m.passive {
+            // RabbitMQ checks configure on the queue (also on redeclaration),
+            // and for a dead-letter exchange read on the queue and write on it.
+            self.authorize(session, Access::Configure, ResourceKind::Queue, &name)?;
+            if let Some(dlx) = m
+                .arguments
+                .inner()
+                .get("x-dead-letter-exchange")
+                .and_then(warren_core::args::as_str)
+            {
+                self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+                self.authorize(session, Access::Write, ResourceKind::Exchange, &dlx)?;
+            }
+        }
         let declared = session.vhost.declare_queue(
             QueueDeclare {
                 name,
@@ -45,6 +61,7 @@ impl Channel {
                 exclusive: m.exclusive,
                 auto_delete: m.auto_delete,
                 arguments: m.arguments,
+                server_named,
             },
             session.id,
         )?;
@@ -75,12 +92,37 @@ impl Channel {
         Ok((resolved, key))
     }
 
+    /// rabbit_channel's binding_action checks: write on the destination, read
+    /// on the source exchange, then topic read on the binding key.
+    fn authorize_binding(
+        &mut self,
+        session: &Session,
+        destination: (ResourceKind, &str),
+        source: &str,
+        key: &str,
+    ) -> Result<(), BrokerError> {
+        self.authorize(session, Access::Write, destination.0, destination.1)?;
+        self.authorize(session, Access::Read, ResourceKind::Exchange, source)?;
+        match session.vhost.exchange(source) {
+            Ok(x) if x.kind == ExchangeKind::Topic => {
+                self.authorize_topic(session, Access::Read, source, key)
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn queue_bind(
         &mut self,
         m: q::Bind,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
+        self.authorize_binding(
+            session,
+            (ResourceKind::Queue, &queue),
+            m.exchange.as_str(),
+            &key,
+        )?;
         session
             .vhost
             .bind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
@@ -99,6 +141,12 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let (queue, key) = self.binding_names(m.queue.as_str(), m.routing_key.as_str())?;
+        self.authorize_binding(
+            session,
+            (ResourceKind::Queue, &queue),
+            m.exchange.as_str(),
+            &key,
+        )?;
         session
             .vhost
             .unbind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
@@ -115,6 +163,7 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
+        self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
         let message_count = session.vhost.purge_queue(&name, session.id)?;
         if !m.nowait {
             session.send(
@@ -131,6 +180,7 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
+        self.authorize(session, Access::Configure, ResourceKind::Queue, &name)?;
         let queue = session.vhost.queue(&name).ok();
         let message_count =
             session
@@ -153,6 +203,14 @@ impl Channel {
         m: e::Declare,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
+        if !m.passive {
+            self.authorize(
+                session,
+                Access::Configure,
+                ResourceKind::Exchange,
+                m.exchange.as_str(),
+            )?;
+        }
         session.vhost.declare_exchange(ExchangeDeclare {
             name: m.exchange.as_str().to_string(),
             kind: m.kind.as_str().to_string(),
@@ -176,6 +234,12 @@ impl Channel {
         m: e::Delete,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
+        self.authorize(
+            session,
+            Access::Configure,
+            ResourceKind::Exchange,
+            m.exchange.as_str(),
+        )?;
         session
             .vhost
             .delete_exchange(m.exchange.as_str(), m.if_unused)?;
@@ -193,6 +257,12 @@ impl Channel {
         m: e::Bind,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
+        self.authorize_binding(
+            session,
+            (ResourceKind::Exchange, m.destination.as_str()),
+            m.source.as_str(),
+            m.routing_key.as_str(),
+        )?;
         session.vhost.bind_exchange(
             m.destination.as_str(),
             m.source.as_str(),
@@ -213,6 +283,12 @@ impl Channel {
         m: e::Unbind,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
+        self.authorize_binding(
+            session,
+            (ResourceKind::Exchange, m.destination.as_str()),
+            m.source.as_str(),
+            m.routing_key.as_str(),
+        )?;
         session.vhost.unbind_exchange(
             m.destination.as_str(),
             m.source.as_str(),

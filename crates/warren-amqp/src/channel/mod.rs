@@ -2,6 +2,7 @@
 //! deliveries, publisher confirms and transactions. Method handlers live in the
 //! submodules; this file routes frames to them.
 
+mod authz;
 mod basic;
 mod declare;
 mod publish;
@@ -17,6 +18,7 @@ use warren_codec::spec::{
     access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass,
 };
 use warren_codec::{Frame, FrameKind};
+use warren_core::registry::ChannelInfo;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
 
 use crate::handshake::codec_error;
@@ -138,6 +140,9 @@ pub struct Channel {
     last_queue: Option<String>,
     reply_to: Option<ReplyTo>,
     route_buf: Vec<Arc<Queue>>,
+    /// Counters and gauges shown by the management API.
+    info: Arc<ChannelInfo>,
+    access: authz::AccessCache,
 }
 
 fn method_ids(payload: &Bytes) -> (u16, u16) {
@@ -145,8 +150,8 @@ fn method_ids(payload: &Bytes) -> (u16, u16) {
 }
 
 impl Channel {
-    /// A newly opened channel.
-    pub fn new(id: u16) -> Self {
+    /// A newly opened channel, reporting into `info`.
+    pub fn new(id: u16, info: Arc<ChannelInfo>) -> Self {
         Channel {
             id,
             closing: false,
@@ -161,7 +166,19 @@ impl Channel {
             last_queue: None,
             reply_to: None,
             route_buf: Vec::new(),
+            info,
+            access: authz::AccessCache::default(),
         }
+    }
+
+    /// Publishes the consumer and unacked counts to the registry.
+    fn sync_gauges(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let info = &self.info;
+        info.consumer_count
+            .store(self.consumers.len() as u32, Relaxed);
+        info.messages_unacknowledged
+            .store(self.unacked.len() as u32, Relaxed);
     }
 
     /// Handles one frame addressed to this channel.
@@ -187,8 +204,9 @@ impl Channel {
                 }
                 let method =
                     decode_method(frame.payload).map_err(|e| Fault::new(codec_error(e), ids))?;
-                self.handle_method(method, session)
-                    .map_err(|e| Fault::new(e, ids))
+                let result = self.handle_method(method, session);
+                self.sync_gauges();
+                result.map_err(|e| Fault::new(e, ids))
             }
             FrameKind::Header => self.on_header(frame.payload, session),
             FrameKind::Body => self.on_body(frame.payload, session),
@@ -343,6 +361,9 @@ impl Channel {
             ));
         }
         self.confirms.get_or_insert_with(Confirms::default);
+        self.info
+            .confirm
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if !nowait {
             session.send(
                 self.id,
@@ -362,6 +383,9 @@ impl Channel {
                     ));
                 }
                 self.tx.get_or_insert_with(Tx::default);
+                self.info
+                    .transactional
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 tx::AMQPMethod::SelectOk(tx::SelectOk {})
             }
             tx::AMQPMethod::Commit(_) => {
@@ -419,6 +443,7 @@ impl Channel {
             .front()
             .map_or(confirms.published, |s| s - 1);
         let out = &mut session.out;
+        let before = confirms.confirmed;
         while confirms.nacked.first().is_some_and(|n| *n <= upto) {
             let nack = confirms.nacked.remove(0);
             confirms.ack_up_to(out, id, nack - 1);
@@ -426,6 +451,10 @@ impl Channel {
             confirms.confirmed = nack;
         }
         confirms.ack_up_to(out, id, upto);
+        self.info.counters.confirm.fetch_add(
+            confirms.confirmed - before,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The store has synced persistent publishes up to `seq` on this channel.

@@ -9,10 +9,12 @@ use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::{decode_properties, encode_properties};
 use warren_codec::ShortString;
+use warren_core::auth::{Access, ResourceKind};
 use warren_core::enqueue::enqueue;
 use warren_core::message::parse_expiration;
+use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::{BrokerError, Exchange, Message};
+use warren_core::{BrokerError, Exchange, ExchangeKind, Message};
 use warren_store::SyncListener;
 
 use crate::outbox::sync_token;
@@ -225,12 +227,23 @@ impl Channel {
         session: &mut Session,
     ) -> Result<Pending, BrokerError> {
         let exchange_name = utf8(&publish.exchange, "exchange name")?;
+        // As rabbit_channel: write permission, lookup, internal, topic write.
+        self.authorize(
+            session,
+            Access::Write,
+            ResourceKind::Exchange,
+            exchange_name,
+        )?;
         let exchange = session.vhost.exchange(exchange_name)?;
         if exchange.options.internal {
             return Err(BrokerError::AccessRefused(format!(
                 "cannot publish to internal exchange '{exchange_name}' in vhost '{}'",
                 session.vhost.name
             )));
+        }
+        if exchange.kind == ExchangeKind::Topic {
+            let key = utf8(&publish.routing_key, "routing key")?;
+            self.authorize_topic(session, Access::Write, exchange_name, key)?;
         }
         let properties = self.address_reply_to(properties)?;
         check_user_id(&properties, session)?;
@@ -274,6 +287,8 @@ impl Channel {
             cc,
         } = pending;
         exchange.count_publish();
+        let counters = &self.info.counters;
+        MessageCounters::bump(&counters.publish);
         let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
         let mut queues = std::mem::take(&mut self.route_buf);
         let mut headers = || {
@@ -289,6 +304,15 @@ impl Channel {
             session
                 .vhost
                 .route(&exchange, key, &mut headers, &mut queues);
+        }
+        if queues.is_empty() {
+            MessageCounters::bump(if mandatory {
+                &counters.return_unroutable
+            } else {
+                &counters.drop_unroutable
+            });
+        } else {
+            exchange.count_routed();
         }
         if queues.is_empty() && mandatory {
             let content = ContentRef {

@@ -196,8 +196,7 @@ pub fn import(
         let mut p = p.clone();
         p.vhost = into_vhost.map(String::from).unwrap_or(p.vhost);
         broker
-            .policies
-            .set(p.clone())
+            .set_policy(p.clone())
             .map_err(|e| item_error("policy", &p.name, e))?;
     }
     for q in &defs.queues {

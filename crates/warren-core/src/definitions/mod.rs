@@ -196,8 +196,8 @@ pub struct ExchangeDef {
     /// Auto-delete.
     #[serde(default)]
     pub auto_delete: bool,
-    /// Internal.
-    #[serde(default)]
+    /// Internal (written only when true, as RabbitMQ 3.10 does).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
     /// Arguments.
     #[serde(default = "empty_object")]

@@ -131,6 +131,8 @@ pub struct Exchange {
     pub options: ExchangeOptions,
     /// Messages published into it.
     pub published: AtomicU64,
+    /// Messages it routed to at least one queue.
+    pub routed: AtomicU64,
     routes: RwLock<Routes>,
     /// The user policy in effect, if any.
     policy: RwLock<Option<Arc<crate::policy::Policy>>>,
@@ -144,6 +146,7 @@ impl Exchange {
             kind,
             options,
             published: AtomicU64::new(0),
+            routed: AtomicU64::new(0),
             routes: RwLock::new(Routes::default()),
             policy: RwLock::new(None),
         })
@@ -271,6 +274,11 @@ impl Exchange {
                 }
             }
         }
+    }
+
+    /// Counts one message routed to at least one queue (publish_out).
+    pub fn count_routed(&self) {
+        self.routed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one published message.

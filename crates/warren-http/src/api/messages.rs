@@ -1,0 +1,266 @@
+//! POST /api/exchanges/{vhost}/{name}/publish and POST /api/queues/{vhost}/{name}/get:
+//! publishing and fetching messages from the API (for operators and the UI;
+//! RabbitMQ warns these are not for production messaging, and so do we).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use base64::Engine;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warren_codec::properties::{decode_properties, encode_properties};
+use warren_codec::spec::basic::AMQPProperties;
+use warren_codec::ShortString;
+use warren_core::auth::{Access, ResourceKind};
+use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::registry::MessageCounters;
+use warren_core::{ExchangeKind, Message};
+
+use super::exchange_name;
+use crate::auth::{check_vhost, AuthUser};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// Body of a publish request.
+#[derive(Debug, Deserialize)]
+pub struct PublishBody {
+    #[serde(default)]
+    routing_key: String,
+    #[serde(default)]
+    payload: String,
+    #[serde(default = "string_encoding")]
+    payload_encoding: String,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+fn string_encoding() -> String {
+    "string".into()
+}
+
+fn short(v: &Value) -> Option<ShortString> {
+    v.as_str().map(|s| ShortString::from(s.to_string()))
+}
+
+/// Message properties from their JSON form (as RabbitMQ's UI sends them).
+pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
+    let mut props = AMQPProperties::default();
+    type Setter = fn(AMQPProperties, ShortString) -> AMQPProperties;
+    let str_fields: [(&str, Setter); 9] = [
+        ("content_type", AMQPProperties::with_content_type),
+        ("content_encoding", AMQPProperties::with_content_encoding),
+        ("correlation_id", AMQPProperties::with_correlation_id),
+        ("reply_to", AMQPProperties::with_reply_to),
+        ("expiration", AMQPProperties::with_expiration),
+        ("message_id", AMQPProperties::with_message_id),
+        ("type", AMQPProperties::with_type),
+        ("user_id", AMQPProperties::with_user_id),
+        ("app_id", AMQPProperties::with_app_id),
+    ];
+    for (key, set) in str_fields {
+        if let Some(v) = p.get(key).and_then(short) {
+            props = set(props, v);
+        }
+    }
+    if let Some(mode) = p.get("delivery_mode").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    }) {
+        props = props.with_delivery_mode(mode as u8);
+    }
+    if let Some(prio) = p.get("priority").and_then(Value::as_u64) {
+        props = props.with_priority(prio as u8);
+    }
+    if let Some(ts) = p.get("timestamp").and_then(Value::as_u64) {
+        props = props.with_timestamp(ts);
+    }
+    if let Some(h) = p.get("headers").filter(|h| h.is_object()) {
+        props = props.with_headers(json_to_table(h));
+    }
+    props
+}
+
+/// Message properties as RabbitMQ's API shows them.
+pub fn properties_to_json(p: &AMQPProperties) -> Value {
+    let mut out = Map::new();
+    let mut put = |k: &str, v: &Option<ShortString>| {
+        if let Some(s) = v {
+            out.insert(k.into(), json!(s.as_str()));
+        }
+    };
+    put("content_type", p.content_type());
+    put("content_encoding", p.content_encoding());
+    put("correlation_id", p.correlation_id());
+    put("reply_to", p.reply_to());
+    put("expiration", p.expiration());
+    put("message_id", p.message_id());
+    put("type", p.kind());
+    put("user_id", p.user_id());
+    put("app_id", p.app_id());
+    if let Some(m) = p.delivery_mode() {
+        out.insert("delivery_mode".into(), json!(m));
+    }
+    if let Some(m) = p.priority() {
+        out.insert("priority".into(), json!(m));
+    }
+    if let Some(t) = p.timestamp() {
+        out.insert("timestamp".into(), json!(t));
+    }
+    if let Some(h) = p.headers() {
+        out.insert("headers".into(), table_to_json(h));
+    }
+    Value::Object(out)
+}
+
+/// POST /api/exchanges/{vhost}/{name}/publish → {"routed": bool}.
+pub async fn publish(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<PublishBody>,
+) -> ApiResult<Json<Value>> {
+    check_vhost(&state, &user, &vhost)?;
+    let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    let name = exchange_name(&name);
+    let users = &state.broker.users;
+    users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Write,
+        ResourceKind::Exchange,
+        name,
+    )?;
+    let exchange = v.exchange(name)?;
+    if exchange.kind == ExchangeKind::Topic {
+        users.check_topic(&user.name, &vhost, Access::Write, name, &body.routing_key)?;
+    }
+    let payload = match body.payload_encoding.as_str() {
+        "string" => Bytes::from(body.payload.into_bytes()),
+        "base64" => Bytes::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(body.payload.as_bytes())
+                .map_err(|_| ApiError::bad_request("payload is not valid base64"))?,
+        ),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown payload_encoding '{other}'"
+            )))
+        }
+    };
+    let properties = properties_from_json(&body.properties);
+    let message = Arc::new(Message {
+        exchange: Bytes::from(name.to_string()),
+        routing_key: Bytes::from(body.routing_key.clone()),
+        properties: encode_properties(&properties),
+        body: payload,
+    });
+    let mut queues = Vec::new();
+    let mut headers = || properties.headers().clone();
+    v.route(&exchange, &body.routing_key, &mut headers, &mut queues);
+    exchange.count_publish();
+    let direct = &state.broker.registry.direct;
+    MessageCounters::bump(&direct.publish);
+    if queues.is_empty() {
+        MessageCounters::bump(&direct.drop_unroutable);
+    } else {
+        exchange.count_routed();
+    }
+    let routed = !queues.is_empty();
+    for q in queues {
+        q.publish(message.clone());
+    }
+    Ok(Json(json!({"routed": routed})))
+}
+
+/// Body of a get request.
+#[derive(Debug, Deserialize)]
+pub struct GetBody {
+    #[serde(default = "one")]
+    count: usize,
+    ackmode: String,
+    #[serde(default = "auto_encoding")]
+    encoding: String,
+    #[serde(default)]
+    truncate: Option<usize>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn auto_encoding() -> String {
+    "auto".into()
+}
+
+/// POST /api/queues/{vhost}/{name}/get: fetches up to `count` messages and,
+/// per `ackmode`, requeues them (ack_requeue_true, reject_requeue_true) or
+/// removes them (ack_requeue_false, reject_requeue_false).
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<GetBody>,
+) -> ApiResult<Json<Value>> {
+    let (_, queue) = super::queues::find(&state, &user, &vhost, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Queue,
+        &name,
+    )?;
+    let (requeue, acked) = match body.ackmode.as_str() {
+        "ack_requeue_true" => (true, false),
+        "reject_requeue_true" => (true, false),
+        "ack_requeue_false" => (false, true),
+        "reject_requeue_false" => (false, false),
+        other => return Err(ApiError::bad_request(format!("unknown ackmode '{other}'"))),
+    };
+    let mut taken = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..body.count {
+        let Some((m, remaining)) = queue.get(false) else {
+            break;
+        };
+        MessageCounters::bump(&state.broker.registry.direct.get);
+        out.push(message_json(&m, remaining, &body));
+        taken.push(m);
+    }
+    if requeue {
+        queue.requeue(taken);
+    } else {
+        queue.settle(taken.len(), acked);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+fn message_json(m: &warren_core::QueuedMessage, remaining: u32, req: &GetBody) -> Value {
+    let msg = &m.message;
+    let body = match req.truncate {
+        Some(n) if n < msg.body.len() => &msg.body[..n],
+        _ => &msg.body[..],
+    };
+    let (payload, encoding) = match (req.encoding.as_str(), std::str::from_utf8(body)) {
+        ("auto", Ok(text)) => (text.to_string(), "string"),
+        _ => (
+            base64::engine::general_purpose::STANDARD.encode(body),
+            "base64",
+        ),
+    };
+    let properties = decode_properties(&msg.properties)
+        .map(|p| properties_to_json(&p))
+        .unwrap_or_else(|_| json!({}));
+    json!({
+        "payload_bytes": msg.body.len(),
+        "redelivered": m.redelivered,
+        "exchange": String::from_utf8_lossy(&msg.exchange),
+        "routing_key": String::from_utf8_lossy(&msg.routing_key),
+        "message_count": remaining,
+        "properties": properties,
+        "payload": payload,
+        "payload_encoding": encoding,
+    })
+}

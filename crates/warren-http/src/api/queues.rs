@@ -1,0 +1,202 @@
+//! /api/queues: list, show, declare (PUT), delete, purge (DELETE …/contents).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warren_core::auth::{Access, ResourceKind};
+use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::vhost::QueueDeclare;
+use warren_core::{Queue, VHost};
+
+use crate::auth::{can_see_vhost, check_vhost, AuthUser};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::listing::{self, Query as ListQuery};
+use crate::stats::{self, QUEUE_DEPTHS, QUEUE_STATS};
+use crate::AppState;
+
+/// A queue in RabbitMQ's JSON shape.
+pub fn queue_json(state: &AppState, q: &Queue) -> Value {
+    let values = stats::queue_values(q);
+    let rates = state.broker.rates.rates(&stats::queue_key(q), values.len());
+    let (counters, depths) = values.split_at(QUEUE_STATS.len());
+    let (counter_rates, depth_rates) = rates.split_at(QUEUE_STATS.len());
+    let consumers = q.consumers();
+    let bytes = q.message_bytes();
+    let mut out = json!({
+        "name": &*q.name,
+        "vhost": &*q.vhost,
+        "durable": q.options.durable,
+        "auto_delete": q.options.auto_delete,
+        "exclusive": q.options.exclusive_owner.is_some(),
+        "arguments": table_to_json(&q.options.arguments),
+        "node": state.node,
+        "state": "running",
+        "type": "classic",
+        "consumers": consumers.len(),
+        "consumer_capacity": if consumers.is_empty() { 0.0 } else { 1.0 },
+        "consumer_utilisation": if consumers.is_empty() { 0.0 } else { 1.0 },
+        "exclusive_consumer_tag": consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string()),
+        "message_bytes": bytes,
+        "message_bytes_ready": bytes,
+        "message_bytes_unacknowledged": 0,
+        "policy": state.broker.policies.matching(&q.vhost, &q.name, true).map(|p| p.name),
+        "message_stats": stats::message_stats(&QUEUE_STATS, counters, counter_rates),
+    });
+    if let Value::Object(map) = &mut out {
+        stats::put_counters(map, &QUEUE_DEPTHS, depths, depth_rates);
+    }
+    out
+}
+
+fn of_vhost(state: &AppState, v: &VHost) -> Vec<Value> {
+    v.queues().iter().map(|q| queue_json(state, q)).collect()
+}
+
+/// GET /api/queues.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = state
+        .broker
+        .vhosts()
+        .iter()
+        .filter(|v| can_see_vhost(&state, &user, &v.name))
+        .flat_map(|v| of_vhost(&state, v))
+        .collect();
+    listing::respond(items, &q)
+}
+
+/// GET /api/queues/{vhost}.
+pub async fn list_in(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path(vhost): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    check_vhost(&state, &user, &vhost)?;
+    let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    listing::respond(of_vhost(&state, &v), &q)
+}
+
+/// Looks up a queue after checking the vhost.
+pub fn find(
+    state: &AppState,
+    user: &AuthUser,
+    vhost: &str,
+    name: &str,
+) -> ApiResult<(Arc<VHost>, Arc<Queue>)> {
+    check_vhost(state, user, vhost)?;
+    let v = state.broker.vhost(vhost).ok_or(ApiError::NotFound)?;
+    let q = v.queue(name)?;
+    Ok((v, q))
+}
+
+/// GET /api/queues/{vhost}/{name}.
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (_, q) = find(&state, &user, &vhost, &name)?;
+    Ok(Json(queue_json(&state, &q)))
+}
+
+/// Body of PUT /api/queues/{vhost}/{name}.
+#[derive(Debug, Deserialize)]
+pub struct QueueBody {
+    #[serde(default)]
+    durable: Option<bool>,
+    #[serde(default)]
+    auto_delete: bool,
+    #[serde(default)]
+    arguments: Value,
+}
+
+/// PUT /api/queues/{vhost}/{name}: 201 created, 204 if an equivalent queue
+/// existed, 400 with RabbitMQ's text if it is inequivalent.
+pub async fn declare(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<QueueBody>,
+) -> ApiResult<StatusCode> {
+    check_vhost(&state, &user, &vhost)?;
+    let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Queue,
+        &name,
+    )?;
+    let declared = v.declare_queue(
+        QueueDeclare {
+            name,
+            durable: body.durable.unwrap_or(true),
+            auto_delete: body.auto_delete,
+            arguments: json_to_table(&body.arguments),
+            ..Default::default()
+        },
+        0,
+    )?;
+    Ok(if declared.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+/// DELETE /api/queues/{vhost}/{name}[?if-unused=true&if-empty=true].
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<StatusCode> {
+    let (v, queue) = find(&state, &user, &vhost, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Configure,
+        ResourceKind::Queue,
+        &name,
+    )?;
+    let flag = |k: &str| q.get(k).is_some_and(|v| v == "true");
+    let (if_unused, if_empty) = (flag("if-unused"), flag("if-empty"));
+    if if_unused || if_empty {
+        v.delete_queue(
+            &name,
+            if_unused,
+            if_empty,
+            queue.options.exclusive_owner.unwrap_or(0),
+        )?;
+    } else {
+        v.remove_queue(&queue);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// DELETE /api/queues/{vhost}/{name}/contents: purges the ready messages.
+pub async fn purge(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (_, queue) = find(&state, &user, &vhost, &name)?;
+    state.broker.users.check_resource(
+        &user.name,
+        &vhost,
+        Access::Read,
+        ResourceKind::Queue,
+        &name,
+    )?;
+    queue.purge();
+    Ok(StatusCode::NO_CONTENT)
+}

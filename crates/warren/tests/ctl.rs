@@ -1,0 +1,290 @@
+//! `warren ctl` against a running `warren` binary: rabbitmqctl's commands,
+//! column arguments, table and JSON output, and the error when the broker is
+//! not reachable.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Broker {
+    child: Child,
+    url: String,
+    amqp_port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port_after(line: &str, marker: &str) -> u16 {
+    let rest = line.split(marker).nth(1).expect("marker in log line");
+    let addr: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect();
+    addr.rsplit(':').next().unwrap().parse().expect("port")
+}
+
+fn start() -> Broker {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args([
+            "--amqp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("WARREN_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn warren");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut amqp = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("AMQP on ") {
+                amqp = Some(port_after(&line, "AMQP on "));
+            }
+            if line.contains("management API and web UI on http://") {
+                let http = port_after(&line, "web UI on http://");
+                let _ = tx.send((amqp.unwrap_or(0), http));
+            }
+        }
+    });
+    let (amqp_port, http) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("broker logs its ports");
+    Broker {
+        child,
+        url: format!("http://127.0.0.1:{http}"),
+        amqp_port,
+        _data: data,
+    }
+}
+
+fn ctl(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warren"))
+        .arg("ctl")
+        .args(["--url", url])
+        .args(args)
+        .env_remove("WARREN_CTL_USER")
+        .env_remove("WARREN_CTL_PASSWORD")
+        .output()
+        .expect("run warren ctl")
+}
+
+fn ok(url: &str, args: &[&str]) -> String {
+    let out = ctl(url, args);
+    assert!(
+        out.status.success(),
+        "warren ctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn daily_commands_against_a_running_broker() {
+    let b = start();
+    let u = b.url.as_str();
+    assert!(ok(u, &["add_user", "bob", "pw"]).contains("Adding user \"bob\" ..."));
+    ok(u, &["set_user_tags", "bob", "management", "monitoring"]);
+    let users = ok(u, &["-q", "list_users"]);
+    assert!(
+        users.lines().any(|l| l == "bob\t[management, monitoring]"),
+        "{users}"
+    );
+    assert_eq!(users.lines().next(), Some("user\ttags"));
+    ok(u, &["change_password", "bob", "pw2"]);
+    ok(u, &["add_vhost", "dev"]);
+    assert!(ok(u, &["-s", "list_vhosts"]).lines().any(|l| l == "dev"));
+    ok(
+        u,
+        &["set_permissions", "-p", "dev", "bob", "^bob", ".*", ".*"],
+    );
+    let perms = ok(u, &["list_permissions", "-p", "dev", "--formatter", "json"]);
+    let perms: serde_json::Value = serde_json::from_str(&perms).unwrap();
+    assert!(perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["user"] == "bob" && p["configure"] == "^bob"));
+    // bob can now log in over HTTP with the new password.
+    let whoami = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args([
+            "ctl",
+            "--url",
+            u,
+            "--username",
+            "bob",
+            "--password",
+            "pw2",
+            "-s",
+            "list_vhosts",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        whoami.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whoami.stderr)
+    );
+    ok(
+        u,
+        &[
+            "set_policy",
+            "-p",
+            "dev",
+            "--apply-to",
+            "queues",
+            "--priority",
+            "3",
+            "lim",
+            "^q",
+            "{\"max-length\": 5}",
+        ],
+    );
+    let policies = ok(u, &["-q", "list_policies", "-p", "dev"]);
+    assert!(
+        policies.contains("dev\tlim\t^q\tqueues\t{\"max-length\":5}\t3"),
+        "{policies}"
+    );
+    ok(u, &["clear_policy", "-p", "dev", "lim"]);
+    assert_eq!(ok(u, &["-s", "list_policies", "-p", "dev"]), "");
+    ok(u, &["delete_user", "bob"]);
+    ok(u, &["delete_vhost", "dev"]);
+    assert!(!ok(u, &["-s", "list_vhosts"]).contains("dev"));
+    let status = ok(u, &["status"]);
+    assert!(status.contains("Product name: Warren"), "{status}");
+}
+
+#[tokio::test]
+async fn queue_commands_and_definitions_with_a_live_client() {
+    let b = start();
+    let u = b.url.clone();
+    let uri = format!("amqp://guest:guest@127.0.0.1:{}/%2f", b.amqp_port);
+    let conn = lapin::Connection::connect(&uri, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare("jobs".into(), Default::default(), Default::default())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        ch.basic_publish(
+            "".into(),
+            "jobs".into(),
+            Default::default(),
+            b"x",
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let u2 = u.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let queues = ok(
+            &u2,
+            &[
+                "list_queues",
+                "name",
+                "messages",
+                "messages_ready",
+                "messages_unacknowledged",
+                "consumers",
+            ],
+        );
+        let conns = ok(
+            &u2,
+            &["-q", "list_connections", "user", "peer_host", "name"],
+        );
+        let chans = ok(&u2, &["--formatter", "json", "list_channels"]);
+        let exchanges = ok(&u2, &["-q", "list_exchanges", "name", "type"]);
+        let bindings = ok(&u2, &["-q", "list_bindings"]);
+        (queues, conns, chans, exchanges, bindings)
+    })
+    .await
+    .unwrap();
+    let (queues, conns, chans, exchanges, bindings) = out;
+    assert!(
+        queues.starts_with("Timeout: 60.0 seconds ...\nListing queues for vhost / ...\n"),
+        "{queues}"
+    );
+    assert!(queues
+        .lines()
+        .any(|l| l == "name\tmessages\tmessages_ready\tmessages_unacknowledged\tconsumers"));
+    assert!(queues.lines().any(|l| l == "jobs\t3\t3\t0\t0"), "{queues}");
+    let conn_line = conns.lines().nth(1).expect("one connection");
+    assert!(
+        conn_line.starts_with("guest\t127.0.0.1\t127.0.0.1:"),
+        "{conns}"
+    );
+    let conn_name = conn_line.split('\t').nth(2).unwrap().to_string();
+    let chans: serde_json::Value = serde_json::from_str(&chans).unwrap();
+    assert_eq!(chans[0]["user"], "guest");
+    assert!(chans[0].get("pid").is_some());
+    assert!(exchanges.lines().any(|l| l == "amq.topic\ttopic"));
+    assert!(
+        bindings
+            .lines()
+            .any(|l| l == "\texchange\tjobs\tqueue\tjobs\t{}"),
+        "{bindings}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("defs.json");
+    let file_s = file.to_str().unwrap().to_string();
+    let u2 = u.clone();
+    let name = conn_name.clone();
+    tokio::task::spawn_blocking(move || {
+        ok(&u2, &["purge_queue", "jobs"]);
+        let q = ok(&u2, &["-s", "list_queues", "name", "messages"]);
+        assert!(q.lines().any(|l| l == "jobs\t0"), "{q}");
+        ok(&u2, &["export_definitions", &file_s]);
+        ok(&u2, &["delete_queue", "jobs"]);
+        assert!(!ok(&u2, &["-s", "list_queues"]).contains("jobs"));
+        ok(&u2, &["import_definitions", &file_s]);
+        assert!(ok(&u2, &["-s", "list_queues"]).contains("jobs"));
+        ok(&u2, &["close_connection", &name, "go away"]);
+    })
+    .await
+    .unwrap();
+    let defs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(defs["queues"][0]["name"], "jobs");
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while conn.status().connected() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection was closed by close_connection"
+    );
+}
+
+#[test]
+fn unreachable_broker_is_a_clear_error() {
+    let out = ctl("http://127.0.0.1:1", &["list_queues"]);
+    assert_eq!(out.status.code(), Some(69));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unable to connect to the broker's HTTP API at http://127.0.0.1:1"),
+        "{stderr}"
+    );
+    let usage = ctl("http://127.0.0.1:1", &["no_such_command"]);
+    assert_eq!(usage.status.code(), Some(64));
+}
