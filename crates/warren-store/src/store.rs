@@ -30,6 +30,11 @@ pub struct StoreConfig {
     pub segment_size: u32,
     /// Longest time written data may stay unsynced when nobody waits for it.
     pub sync_interval: Duration,
+    /// Message bodies a queue keeps in memory before paging further persistent
+    /// messages out to the segments (count).
+    pub queue_memory_messages: usize,
+    /// The same budget in body bytes.
+    pub queue_memory_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -37,6 +42,8 @@ impl Default for StoreConfig {
         StoreConfig {
             segment_size: 64 * 1024 * 1024,
             sync_interval: DEFAULT_SYNC_INTERVAL,
+            queue_memory_messages: 100_000,
+            queue_memory_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -189,6 +196,11 @@ impl MessageStore {
             },
             recovered,
         ))
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.shared.config
     }
 
     /// A fresh message id.

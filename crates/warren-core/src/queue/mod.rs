@@ -214,6 +214,7 @@ impl Queue {
 
     /// Makes the queue durable on disk: persistent messages go to `store`.
     pub fn attach_store(&self, store: Arc<MessageStore>) {
+        self.state.lock().ready.attach_store(store.clone());
         let _ = self.store.set(store);
     }
 
@@ -360,7 +361,7 @@ impl Queue {
     fn dispatch_locked(self: &Arc<Self>, state: &mut QueueState) {
         let mut handed = false;
         while !state.ready.is_empty() {
-            if state.ready.front().is_some_and(|m| m.expires_at.is_some()) {
+            if state.ready.head_expires() {
                 self.expire_heads(state);
                 if state.ready.is_empty() {
                     break;
@@ -534,11 +535,13 @@ impl Queue {
     /// Drops every ready message; returns how many there were. Purged messages
     /// are not dead-lettered (as in RabbitMQ).
     pub fn purge(&self) -> usize {
-        let purged = self.state.lock().ready.drain();
-        for message in &purged {
-            self.forget_stored(message);
+        let (count, stored) = self.state.lock().ready.drain_stored();
+        if let (Some(store), false) = (self.store.get(), self.is_gone()) {
+            for s in stored {
+                store.ack(&self.name, s.id, s.location);
+            }
         }
-        purged.len()
+        count
     }
 
     /// Checks delete preconditions, marks the queue deleted and returns its
@@ -578,6 +581,11 @@ impl Queue {
     /// Messages ready for delivery.
     pub fn message_count(&self) -> usize {
         self.state.lock().ready.len()
+    }
+
+    /// Ready messages whose bodies are in memory (the others are paged out).
+    pub fn messages_in_memory(&self) -> usize {
+        self.state.lock().ready.loaded()
     }
 
     /// Body bytes of the ready messages.

@@ -2,19 +2,73 @@
 //! A priority queue (x-max-priority) keeps one list per priority level and
 //! serves the highest non-empty level first; within a level, FIFO.
 //!
-//! This is the boundary between the queue's logic and where its messages live:
-//! a message store can later keep bodies elsewhere and leave index entries here.
+//! This is also where a queue's memory is bounded: past a budget of bodies in
+//! memory, a persistent message of a durable queue keeps only its index entry
+//! (where its record is on disk) and is read back from the message store when
+//! it reaches a consumer (RabbitMQ's classic queue v2 behaviour).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use super::QueuedMessage;
+use warren_store::MessageStore;
+
+use super::{QueuedMessage, Stored};
+use crate::message::Message;
+
+/// A ready message whose body lives only on disk.
+struct Paged {
+    seq: u64,
+    redelivered: bool,
+    stored: Stored,
+    expires_at: Option<u64>,
+    priority: u8,
+    size: usize,
+}
+
+enum Slot {
+    Loaded(QueuedMessage),
+    Paged(Paged),
+}
+
+impl Slot {
+    fn seq(&self) -> u64 {
+        match self {
+            Slot::Loaded(m) => m.seq,
+            Slot::Paged(p) => p.seq,
+        }
+    }
+
+    fn expires_at(&self) -> Option<u64> {
+        match self {
+            Slot::Loaded(m) => m.expires_at,
+            Slot::Paged(p) => p.expires_at,
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Slot::Loaded(m) => m.message.body_size(),
+            Slot::Paged(p) => p.size,
+        }
+    }
+
+    fn stored(&self) -> Option<Stored> {
+        match self {
+            Slot::Loaded(m) => m.stored,
+            Slot::Paged(p) => Some(p.stored),
+        }
+    }
+}
 
 /// Messages ready for delivery, ordered by their sequence number within each
 /// priority level.
 pub struct ReadyList {
-    levels: Vec<VecDeque<QueuedMessage>>,
+    levels: Vec<VecDeque<Slot>>,
     len: usize,
     bytes: usize,
+    loaded: usize,
+    loaded_bytes: usize,
+    store: Option<Arc<MessageStore>>,
 }
 
 impl Default for ReadyList {
@@ -30,11 +84,19 @@ impl ReadyList {
             levels: (0..levels.max(1)).map(|_| VecDeque::new()).collect(),
             len: 0,
             bytes: 0,
+            loaded: 0,
+            loaded_bytes: 0,
+            store: None,
         }
     }
 
-    fn level_of(&self, message: &QueuedMessage) -> usize {
-        (message.priority as usize).min(self.levels.len() - 1)
+    /// Lets persistent messages be paged out to (and read back from) `store`.
+    pub fn attach_store(&mut self, store: Arc<MessageStore>) {
+        self.store = Some(store);
+    }
+
+    fn level_of(&self, priority: u8) -> usize {
+        (priority as usize).min(self.levels.len() - 1)
     }
 
     /// Index of the level the next message comes from.
@@ -42,41 +104,121 @@ impl ReadyList {
         self.levels.iter().rposition(|l| !l.is_empty())
     }
 
+    fn over_budget(&self) -> bool {
+        self.store.as_ref().is_some_and(|s| {
+            let c = s.config();
+            self.loaded >= c.queue_memory_messages || self.loaded_bytes >= c.queue_memory_bytes
+        })
+    }
+
+    /// Wraps a message, paging its body out if the queue is over its budget.
+    fn slot(&mut self, message: QueuedMessage) -> Slot {
+        match message.stored {
+            Some(stored) if self.over_budget() => Slot::Paged(Paged {
+                seq: message.seq,
+                redelivered: message.redelivered,
+                stored,
+                expires_at: message.expires_at,
+                priority: message.priority,
+                size: message.message.body_size(),
+            }),
+            _ => {
+                self.loaded += 1;
+                self.loaded_bytes += message.message.body_size();
+                Slot::Loaded(message)
+            }
+        }
+    }
+
+    fn account_removed(&mut self, slot: &Slot) {
+        self.len -= 1;
+        self.bytes -= slot.size();
+        if let Slot::Loaded(m) = slot {
+            self.loaded -= 1;
+            self.loaded_bytes -= m.message.body_size();
+        }
+    }
+
+    /// Reads a paged message back; a record that cannot be read is reported
+    /// and skipped (None).
+    fn load(&self, slot: Slot) -> Option<QueuedMessage> {
+        let p = match slot {
+            Slot::Loaded(m) => return Some(m),
+            Slot::Paged(p) => p,
+        };
+        let store = self.store.as_ref()?;
+        let read = store.read(p.stored.location).or_else(|_| {
+            // The record may still be in the writer's pending batch.
+            store.flush();
+            store.read(p.stored.location)
+        });
+        match read {
+            Ok(m) => Some(QueuedMessage {
+                seq: p.seq,
+                message: Arc::new(Message {
+                    exchange: m.exchange,
+                    routing_key: m.routing_key,
+                    properties: m.properties,
+                    body: m.body,
+                }),
+                redelivered: p.redelivered,
+                stored: Some(p.stored),
+                expires_at: p.expires_at,
+                priority: p.priority,
+            }),
+            Err(e) => {
+                tracing::error!(
+                    "paged message {} cannot be read back and is dropped: {e}",
+                    p.stored.id
+                );
+                None
+            }
+        }
+    }
+
     /// Appends a newly published message (it has the highest sequence number).
     pub fn push_back(&mut self, message: QueuedMessage) {
         self.bytes += message.message.body_size();
         self.len += 1;
-        let level = self.level_of(&message);
-        self.levels[level].push_back(message);
+        let level = self.level_of(message.priority);
+        let slot = self.slot(message);
+        self.levels[level].push_back(slot);
     }
 
-    /// Takes the next message to deliver.
+    /// Takes the next message to deliver (reading it back if it was paged out).
     pub fn pop_front(&mut self) -> Option<QueuedMessage> {
-        let level = self.head_level()?;
-        let message = self.levels[level].pop_front()?;
-        self.bytes -= message.message.body_size();
-        self.len -= 1;
-        Some(message)
+        loop {
+            let level = self.head_level()?;
+            let slot = self.levels[level].pop_front()?;
+            self.account_removed(&slot);
+            if let Some(message) = self.load(slot) {
+                return Some(message);
+            }
+        }
     }
 
-    /// The next message to deliver.
-    pub fn front(&self) -> Option<&QueuedMessage> {
-        self.levels[self.head_level()?].front()
+    /// Whether the next message to deliver has an expiry.
+    pub fn head_expires(&self) -> bool {
+        self.head_level()
+            .and_then(|l| self.levels[l].front())
+            .is_some_and(|s| s.expires_at().is_some())
     }
 
-    /// Puts a message back at its original position (requeue).
+    /// Puts a message back at its original position (requeue); it stays in memory.
     pub fn insert_in_order(&mut self, message: QueuedMessage) {
         self.bytes += message.message.body_size();
         self.len += 1;
+        self.loaded += 1;
+        self.loaded_bytes += message.message.body_size();
         let seq = message.seq;
-        let level = self.level_of(&message);
+        let level = self.level_of(message.priority);
         let list = &mut self.levels[level];
         match list.front() {
-            Some(front) if front.seq < seq => {
-                let at = list.partition_point(|m| m.seq < seq);
-                list.insert(at, message);
+            Some(front) if front.seq() < seq => {
+                let at = list.partition_point(|m| m.seq() < seq);
+                list.insert(at, Slot::Loaded(message));
             }
-            _ => list.push_front(message),
+            _ => list.push_front(Slot::Loaded(message)),
         }
     }
 
@@ -84,12 +226,14 @@ impl ReadyList {
     /// before `now`, appending them to `out`. Only heads are examined: messages
     /// behind an unexpired head wait (RabbitMQ's rule for per-message TTL).
     pub fn drain_expired(&mut self, now: u64, out: &mut Vec<QueuedMessage>) {
-        for list in &mut self.levels {
-            while list.front().is_some_and(|m| m.is_expired(now)) {
-                if let Some(m) = list.pop_front() {
-                    self.bytes -= m.message.body_size();
-                    self.len -= 1;
-                    out.push(m);
+        for level in 0..self.levels.len() {
+            while self.levels[level]
+                .front()
+                .is_some_and(|s| s.expires_at().is_some_and(|t| t <= now))
+            {
+                if let Some(slot) = self.levels[level].pop_front() {
+                    self.account_removed(&slot);
+                    out.extend(self.load(slot));
                 }
             }
         }
@@ -99,7 +243,7 @@ impl ReadyList {
     pub fn earliest_head_expiry(&self) -> Option<u64> {
         self.levels
             .iter()
-            .filter_map(|l| l.front().and_then(|m| m.expires_at))
+            .filter_map(|l| l.front().and_then(Slot::expires_at))
             .min()
     }
 
@@ -118,19 +262,30 @@ impl ReadyList {
         self.bytes
     }
 
-    /// Removes and returns every message.
-    pub fn drain(&mut self) -> Vec<QueuedMessage> {
-        self.bytes = 0;
+    /// Messages whose bodies are in memory.
+    pub fn loaded(&self) -> usize {
+        self.loaded
+    }
+
+    /// Removes every message without reading paged ones back; returns how many
+    /// there were and where the persisted ones are.
+    pub fn drain_stored(&mut self) -> (usize, Vec<Stored>) {
+        let n = self.len;
+        let stored = self
+            .levels
+            .iter_mut()
+            .flat_map(|l| l.drain(..))
+            .filter_map(|s| s.stored())
+            .collect();
         self.len = 0;
-        self.levels.iter_mut().flat_map(|l| l.drain(..)).collect()
+        self.bytes = 0;
+        self.loaded = 0;
+        self.loaded_bytes = 0;
+        (n, stored)
     }
 
     /// Removes every message; returns how many there were.
     pub fn clear(&mut self) -> usize {
-        let n = self.len;
-        self.levels.iter_mut().for_each(VecDeque::clear);
-        self.len = 0;
-        self.bytes = 0;
-        n
+        self.drain_stored().0
     }
 }
