@@ -36,6 +36,8 @@ async fn queue_ttl_expired_messages_are_never_fetched() {
         .await
         .unwrap();
     publish(&ch, "", "t", b"old").await;
+    // Publishing does not wait for the broker: let "old" arrive before time moves.
+    eventually(|| queue(&broker, "t").message_count() == 1).await;
     clock.advance(600);
     publish(&ch, "", "t", b"new").await;
     eventually(|| queue(&broker, "t").message_count() == 2).await;

@@ -122,6 +122,7 @@ fn recover_vhost(persistence: &Arc<Persistence>, vhost: &Arc<VHost>) -> Result<u
     let mut count = 0;
     for queue in vhost.queues() {
         if !durable.iter().any(|d| **d == *queue.name) {
+            queue.attach_paging(store.clone());
             continue;
         }
         queue.attach_store(store.clone());

@@ -386,13 +386,15 @@ impl VHost {
     /// and keeps its persistent messages in the vhost's message store.
     fn persist_queue(&self, queue: &Arc<Queue>) {
         let Some(p) = self.durability() else { return };
+        let Some(store) = p.store(&self.name) else {
+            return;
+        };
         if !queue.options.durable || queue.options.exclusive_owner.is_some() {
+            queue.attach_paging(store);
             return;
         }
         p.save_queue(queue);
-        if let Some(store) = p.store(&self.name) {
-            queue.attach_store(store);
-        }
+        queue.attach_store(store);
     }
 
     fn redeclare_queue(

@@ -214,8 +214,15 @@ impl Queue {
 
     /// Makes the queue durable on disk: persistent messages go to `store`.
     pub fn attach_store(&self, store: Arc<MessageStore>) {
-        self.state.lock().ready.attach_store(store.clone());
+        self.attach_paging(store.clone());
         let _ = self.store.set(store);
+    }
+
+    /// Lets the queue page message bodies out to `store` past its memory
+    /// budget, without making it durable (transient pages are discarded on
+    /// restart).
+    pub fn attach_paging(&self, store: Arc<MessageStore>) {
+        self.state.lock().ready.attach_store(store);
     }
 
     /// The message store, for a durable queue of a persistent broker.

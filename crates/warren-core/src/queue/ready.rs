@@ -15,11 +15,41 @@ use warren_store::MessageStore;
 use super::{QueuedMessage, Stored};
 use crate::message::Message;
 
+/// Name of the index that holds transient messages paged out of memory. It is
+/// longer than any AMQP queue name can be (255 bytes), so it never collides
+/// with a queue, and recovery discards it: paged transient messages do not
+/// survive a restart, as RabbitMQ's do not.
+pub const TRANSIENT_PAGES: &str = concat!(
+    "warren:transient-pages:",
+    "................................................................",
+    "................................................................",
+    "................................................................",
+    "................................................................"
+);
+
+/// Writes a transient message's record so its body can leave memory.
+fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
+    let record = warren_store::StoredMessage {
+        id: store.next_id(),
+        exchange: message.exchange.clone(),
+        routing_key: message.routing_key.clone(),
+        properties: message.properties.clone(),
+        body: message.body.clone(),
+    };
+    let location = store.persist(&record, &[Arc::from(TRANSIENT_PAGES)], None);
+    Stored {
+        id: record.id,
+        location,
+    }
+}
+
 /// A ready message whose body lives only on disk.
 struct Paged {
     seq: u64,
     redelivered: bool,
     stored: Stored,
+    /// A transient message written only to free memory (index [`TRANSIENT_PAGES`]).
+    transient: bool,
     expires_at: Option<u64>,
     priority: u8,
     size: usize,
@@ -52,10 +82,12 @@ impl Slot {
         }
     }
 
+    /// The durable copy of the message, if it has one.
     fn stored(&self) -> Option<Stored> {
         match self {
             Slot::Loaded(m) => m.stored,
-            Slot::Paged(p) => Some(p.stored),
+            Slot::Paged(p) if !p.transient => Some(p.stored),
+            Slot::Paged(_) => None,
         }
     }
 }
@@ -90,7 +122,7 @@ impl ReadyList {
         }
     }
 
-    /// Lets persistent messages be paged out to (and read back from) `store`.
+    /// Lets messages be paged out to (and read back from) `store`.
     pub fn attach_store(&mut self, store: Arc<MessageStore>) {
         self.store = Some(store);
     }
@@ -111,23 +143,31 @@ impl ReadyList {
         })
     }
 
-    /// Wraps a message, paging its body out if the queue is over its budget.
+    /// Wraps a message, paging its body out if the queue is over its budget: a
+    /// persistent message already has its record on disk; a transient one is
+    /// written to the store's transient pages first.
     fn slot(&mut self, message: QueuedMessage) -> Slot {
-        match message.stored {
-            Some(stored) if self.over_budget() => Slot::Paged(Paged {
-                seq: message.seq,
-                redelivered: message.redelivered,
-                stored,
-                expires_at: message.expires_at,
-                priority: message.priority,
-                size: message.message.body_size(),
-            }),
+        let store = match &self.store {
+            Some(store) if self.over_budget() => store,
             _ => {
                 self.loaded += 1;
                 self.loaded_bytes += message.message.body_size();
-                Slot::Loaded(message)
+                return Slot::Loaded(message);
             }
-        }
+        };
+        let (stored, transient) = match message.stored {
+            Some(stored) => (stored, false),
+            None => (page_out_transient(store, &message.message), true),
+        };
+        Slot::Paged(Paged {
+            seq: message.seq,
+            redelivered: message.redelivered,
+            stored,
+            transient,
+            expires_at: message.expires_at,
+            priority: message.priority,
+            size: message.message.body_size(),
+        })
     }
 
     fn account_removed(&mut self, slot: &Slot) {
@@ -147,6 +187,9 @@ impl ReadyList {
             Slot::Paged(p) => p,
         };
         let store = self.store.as_ref()?;
+        if p.transient {
+            store.ack(&Arc::from(TRANSIENT_PAGES), p.stored.id, p.stored.location);
+        }
         let read = store.read(p.stored.location).or_else(|_| {
             // The record may still be in the writer's pending batch.
             store.flush();
@@ -162,7 +205,7 @@ impl ReadyList {
                     body: m.body,
                 }),
                 redelivered: p.redelivered,
-                stored: Some(p.stored),
+                stored: (!p.transient).then_some(p.stored),
                 expires_at: p.expires_at,
                 priority: p.priority,
             }),
@@ -271,12 +314,17 @@ impl ReadyList {
     /// there were and where the persisted ones are.
     pub fn drain_stored(&mut self) -> (usize, Vec<Stored>) {
         let n = self.len;
-        let stored = self
-            .levels
-            .iter_mut()
-            .flat_map(|l| l.drain(..))
-            .filter_map(|s| s.stored())
-            .collect();
+        let slots: Vec<Slot> = self.levels.iter_mut().flat_map(|l| l.drain(..)).collect();
+        let pages: Arc<str> = Arc::from(TRANSIENT_PAGES);
+        let mut stored = Vec::new();
+        for slot in slots {
+            match (&slot, &self.store) {
+                (Slot::Paged(p), Some(store)) if p.transient => {
+                    store.ack(&pages, p.stored.id, p.stored.location)
+                }
+                _ => stored.extend(slot.stored()),
+            }
+        }
         self.len = 0;
         self.bytes = 0;
         self.loaded = 0;
