@@ -274,7 +274,8 @@ pub async fn handshake(
         capabilities,
         outbox: Arc::new(Outbox::default()),
         exclusive_queues: Vec::new(),
-        out: BytesMut::with_capacity(16 * 1024),
+        // Grows with the first write: idle connections keep no output buffer.
+        out: BytesMut::new(),
     };
     Ok(Handshake {
         session,
