@@ -128,8 +128,10 @@ pub async fn publish(
     let props = properties(spec.persistent, None);
     let mut body = vec![0u8; spec.size];
     let mut rng = XorShift::new(epoch.elapsed().as_nanos() as u64 | 1);
+    // At a fixed rate, send about one batch per millisecond (the timer's
+    // resolution) so messages are spread evenly rather than sent in bursts.
     let batch = if spec.rate > 0 {
-        (spec.rate / 100).clamp(1, 100)
+        (spec.rate / 1000).clamp(1, 100)
     } else {
         100
     };
