@@ -2,12 +2,14 @@
 # Runs one `warren perf` scenario against a broker process and reports the
 # broker's CPU time per message and its RSS afterwards.
 # usage: bench/compare.sh PID URI [warren perf throughput flags...]
+# (PERF_BIN: the load generator, default target/release/warren; bench/all.sh
+# runs every scenario, this runs one throughput scenario)
 set -euo pipefail
 pid=$1; uri=$2; shift 2
 tick=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(cpu)
-out=$(target/release/warren perf throughput --uri "$uri" --json "$@")
+out=$("${PERF_BIN:-target/release/warren}" perf throughput --uri "$uri" --json "$@")
 after=$(cpu)
 rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
 echo "$out" | python3 -c '

@@ -29,6 +29,10 @@ use crate::session::Session;
 const OUT_HIGH_WATER: usize = 1 << 20;
 /// Most bytes read from the socket in one wake-up before processing them.
 const READ_CHUNK: usize = 128 * 1024;
+/// Smallest and largest read-buffer growth step: an idle connection keeps a
+/// small buffer; one whose reads fill the buffer doubles the step up to the max.
+const READ_RESERVE_MIN: usize = 4 * 1024;
+const READ_RESERVE_MAX: usize = 64 * 1024;
 /// How long to wait for connection.close-ok after sending connection.close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -47,6 +51,8 @@ struct Connection {
     peer: SocketAddr,
     channels: HashMap<u16, Channel>,
     input: BytesMut,
+    /// How much to grow `input` by when it runs short (adapts to the traffic).
+    read_reserve: usize,
     pending: VecDeque<Outgoing>,
     heartbeat: Duration,
     last_read: Instant,
@@ -86,6 +92,7 @@ pub async fn serve(
         peer,
         channels: HashMap::new(),
         input: handshake.input,
+        read_reserve: READ_RESERVE_MIN,
         pending: VecDeque::new(),
         heartbeat: Duration::from_secs(handshake.heartbeat as u64),
         last_read: now,
@@ -155,12 +162,18 @@ impl Connection {
     fn read(&mut self, stream: &TcpStream) -> std::io::Result<(bool, bool)> {
         let mut total = 0;
         while total < READ_CHUNK {
-            if self.input.capacity() - self.input.len() < 16 * 1024 {
-                self.input.reserve(64 * 1024);
+            if self.input.capacity() - self.input.len() < self.read_reserve / 4 {
+                self.input.reserve(self.read_reserve);
             }
+            let spare = self.input.capacity() - self.input.len();
             match stream.try_read_buf(&mut self.input) {
                 Ok(0) => return Ok((false, false)),
-                Ok(n) => total += n,
+                Ok(n) => {
+                    total += n;
+                    if n == spare {
+                        self.read_reserve = (self.read_reserve * 2).min(READ_RESERVE_MAX);
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
@@ -189,7 +202,7 @@ impl Connection {
             }
         }
         if self.session.out.is_empty() && self.session.out.capacity() > 4 * OUT_HIGH_WATER {
-            self.session.out = BytesMut::with_capacity(16 * 1024);
+            self.session.out = BytesMut::new();
         }
         Ok(())
     }

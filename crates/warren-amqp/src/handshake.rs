@@ -300,7 +300,8 @@ pub async fn handshake(
         capabilities,
         outbox,
         exclusive_queues: Vec::new(),
-        out: BytesMut::with_capacity(16 * 1024),
+        // Grows with the first write: idle connections keep no output buffer.
+        out: BytesMut::new(),
         now: tokio::time::Instant::now(),
         info,
     };

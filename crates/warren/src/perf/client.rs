@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use warren_codec::frame::decode_frame;
 use warren_codec::method::{decode_method, Method};
-use warren_codec::spec::{basic, channel, connection, queue, AMQPClass};
+use warren_codec::spec::{basic, channel, connection, exchange, queue, AMQPClass};
 use warren_codec::{encode, Frame, FrameKind, LongString, PROTOCOL_HEADER};
 
 /// Where and as whom to connect, parsed from an `amqp://` URI.
@@ -63,6 +63,12 @@ pub struct Client {
 impl Client {
     /// Connects, authenticates with PLAIN and opens channel 1.
     pub async fn connect(target: &Target) -> anyhow::Result<Client> {
+        Client::connect_with(target, 1 << 16).await
+    }
+
+    /// Like [`Client::connect`], with an initial read buffer of `input_capacity`
+    /// bytes (small for connections that stay idle).
+    pub async fn connect_with(target: &Target, input_capacity: usize) -> anyhow::Result<Client> {
         let mut stream = TcpStream::connect(&target.addr)
             .await
             .with_context(|| format!("cannot connect to {}", target.addr))?;
@@ -70,7 +76,7 @@ impl Client {
         stream.write_all(&PROTOCOL_HEADER).await?;
         let mut client = Client {
             stream,
-            input: BytesMut::with_capacity(1 << 16),
+            input: BytesMut::with_capacity(input_capacity),
             out: BytesMut::new(),
             frame_max: 131_072,
         };
@@ -181,7 +187,8 @@ impl Client {
         Ok(())
     }
 
-    async fn next_method(&mut self, ch: u16) -> anyhow::Result<AMQPClass> {
+    /// The next method on channel `ch` (content and other channels skipped).
+    pub async fn next_method(&mut self, ch: u16) -> anyhow::Result<AMQPClass> {
         loop {
             let frame = self.next_frame().await?;
             if frame.kind != FrameKind::Method || frame.channel != ch {
@@ -210,10 +217,95 @@ impl Client {
 
     /// Declares a queue on channel 1.
     pub async fn declare_queue(&mut self, name: &str, durable: bool) -> anyhow::Result<()> {
-        self.call(AMQPClass::Queue(queue::AMQPMethod::Declare(
-            queue::Declare {
-                queue: name.into(),
-                durable,
+        self.declare(queue::Declare {
+            queue: name.into(),
+            durable,
+            ..Default::default()
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Sends `queue.declare` on channel 1; returns the queue name and its message count.
+    pub async fn declare(&mut self, declare: queue::Declare) -> anyhow::Result<(String, u32)> {
+        match self
+            .call(AMQPClass::Queue(queue::AMQPMethod::Declare(declare)))
+            .await?
+        {
+            AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)) => {
+                Ok((ok.queue.as_str().to_string(), ok.message_count))
+            }
+            other => bail!("expected queue.declare-ok, got {other:?}"),
+        }
+    }
+
+    /// Empties a queue.
+    pub async fn purge(&mut self, name: &str) -> anyhow::Result<()> {
+        self.call(AMQPClass::Queue(queue::AMQPMethod::Purge(queue::Purge {
+            queue: name.into(),
+            nowait: false,
+        })))
+        .await?;
+        Ok(())
+    }
+
+    /// Declares (non-durable) a fresh, empty queue: declare then purge.
+    pub async fn fresh_queue(&mut self, name: &str, durable: bool) -> anyhow::Result<()> {
+        self.declare_queue(name, durable).await?;
+        self.purge(name).await
+    }
+
+    /// Deletes a queue (and the messages left in it).
+    pub async fn delete_queue(&mut self, name: &str) -> anyhow::Result<()> {
+        self.call(AMQPClass::Queue(queue::AMQPMethod::Delete(queue::Delete {
+            queue: name.into(),
+            ..Default::default()
+        })))
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the scenario's queues at the end of a run, so the next run starts
+    /// from an empty broker; failures are reported, not fatal.
+    pub async fn clean_up(&mut self, queues: &[String]) {
+        for q in queues {
+            if let Err(e) = self.delete_queue(q).await {
+                eprintln!("cannot delete queue {q}: {e:#}");
+            }
+        }
+    }
+
+    /// Declares an exchange of `kind` (non-durable).
+    pub async fn declare_exchange(&mut self, name: &str, kind: &str) -> anyhow::Result<()> {
+        self.call(AMQPClass::Exchange(exchange::AMQPMethod::Declare(
+            exchange::Declare {
+                exchange: name.into(),
+                kind: kind.into(),
+                ..Default::default()
+            },
+        )))
+        .await?;
+        Ok(())
+    }
+
+    /// Binds `queue` to `exchange` with `key`.
+    pub async fn bind(&mut self, queue: &str, exchange: &str, key: &str) -> anyhow::Result<()> {
+        self.call(AMQPClass::Queue(queue::AMQPMethod::Bind(queue::Bind {
+            queue: queue.into(),
+            exchange: exchange.into(),
+            routing_key: key.into(),
+            ..Default::default()
+        })))
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a consumer on channel 1 with a server-generated tag.
+    pub async fn consume(&mut self, queue: &str, no_ack: bool) -> anyhow::Result<()> {
+        self.call(AMQPClass::Basic(basic::AMQPMethod::Consume(
+            basic::Consume {
+                queue: queue.into(),
+                no_ack,
                 ..Default::default()
             },
         )))
