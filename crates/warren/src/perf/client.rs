@@ -178,6 +178,12 @@ impl Client {
 
     /// Reads at least one more chunk from the socket.
     pub async fn fill(&mut self) -> anyhow::Result<()> {
+        // Frames already read (e.g. deliveries that arrived with consume-ok)
+        // must be processed before waiting: the broker may send nothing more
+        // until they are acknowledged.
+        if self.has_complete_frame() {
+            return Ok(());
+        }
         if self.input.capacity() - self.input.len() < 32 * 1024 {
             self.input.reserve(1 << 16);
         }
@@ -185,6 +191,12 @@ impl Client {
             bail!("broker closed the connection");
         }
         Ok(())
+    }
+
+    /// Whether the input buffer holds at least one whole frame.
+    fn has_complete_frame(&self) -> bool {
+        let b = &self.input;
+        b.len() >= 7 && b.len() >= 8 + u32::from_be_bytes([b[3], b[4], b[5], b[6]]) as usize
     }
 
     /// The next method on channel `ch` (content and other channels skipped).
