@@ -394,6 +394,7 @@ fn client_capabilities(props: &FieldTable) -> ClientCapabilities {
     let flag = |k: &str| matches!(caps.inner().get(k), Some(AMQPValue::Boolean(true)));
     ClientCapabilities {
         consumer_cancel_notify: flag("consumer_cancel_notify"),
+        connection_blocked: flag("connection.blocked"),
     }
 }
 

@@ -43,6 +43,7 @@ impl Server {
     pub fn start(self) -> ServerHandle {
         let addr = self.local_addr();
         let (tx, rx) = watch::channel(false);
+        crate::monitor::spawn_monitor(&self.broker);
         let task = tokio::spawn(accept_loop(self.listener, self.broker, rx));
         ServerHandle {
             addr,

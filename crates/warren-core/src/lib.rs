@@ -6,6 +6,7 @@
 //! Protocol adapters (AMQP 0-9-1 today) translate frames into calls on [`Broker`]
 //! and [`VHost`], and receive deliveries through the [`DeliverySink`] trait.
 
+pub mod alarms;
 pub mod args;
 pub mod auth;
 pub mod broker;
