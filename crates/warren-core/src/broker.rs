@@ -48,6 +48,12 @@ pub struct BrokerConfig {
     /// Free disk space below which publishers are blocked
     /// (`disk_free_limit.absolute`, default 50 MB).
     pub disk_free_limit: DiskFreeLimit,
+    /// Most AMQP connections the node accepts (`connection_max`; None: no limit).
+    /// Beyond it, new sockets are closed at once, before the protocol header.
+    pub connection_max: Option<usize>,
+    /// Most consumers on one channel (`consumer_max_per_channel`; None: no
+    /// limit); one more is 530 NOT_ALLOWED, as RabbitMQ.
+    pub consumer_max_per_channel: Option<usize>,
 }
 
 impl Default for BrokerConfig {
@@ -65,6 +71,8 @@ impl Default for BrokerConfig {
             consumer_timeout: Some(Duration::from_secs(30 * 60)),
             vm_memory_high_watermark: MemoryWatermark::Relative(0.4),
             disk_free_limit: DiskFreeLimit::Absolute(50_000_000),
+            connection_max: None,
+            consumer_max_per_channel: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod reply_to;
 pub mod scheduler;
 pub mod vhost;
+pub mod vhost_limits;
 
 pub use broker::{Broker, BrokerConfig};
 pub use consumer::{Consumer, ConsumerCredit, Delivery, DeliverySink};

@@ -148,6 +148,8 @@ impl ServeArgs {
             broker.consumer_timeout = Some(Duration::from_millis(v));
         }
         resource_limits(&conf, &mut broker)?;
+        broker.connection_max = limit(&conf, "connection_max")?;
+        broker.consumer_max_per_channel = limit(&conf, "consumer_max_per_channel")?;
         Ok(Settings {
             amqp: SocketAddr::new(ip, amqp_port),
             http_port: self
@@ -175,6 +177,14 @@ impl ServeArgs {
             ),
         })
     }
+}
+
+/// A count limit: a number, or `infinity` (RabbitMQ's word for none).
+fn limit(conf: &HashMap<String, String>, key: &str) -> anyhow::Result<Option<usize>> {
+    if conf.get(key).map(String::as_str) == Some("infinity") {
+        return Ok(None);
+    }
+    number::<usize>(conf, key)
 }
 
 /// Memory high watermark and free disk limit, with RabbitMQ's keys and units.
@@ -295,6 +305,10 @@ mod tests {
         assert_eq!(information_unit("k", "1024").unwrap(), 1024);
         assert_eq!(information_unit("k", "3kB").unwrap(), 3000);
         assert!(information_unit("k", "3 parsecs").is_err());
+        let conf =
+            parse_conf("connection_max = 10\nconsumer_max_per_channel = infinity\n").unwrap();
+        assert_eq!(limit(&conf, "connection_max").unwrap(), Some(10));
+        assert_eq!(limit(&conf, "consumer_max_per_channel").unwrap(), None);
     }
 
     #[test]
