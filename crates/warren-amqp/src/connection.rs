@@ -17,9 +17,11 @@ use warren_codec::frame::decode_frame;
 use warren_codec::method::{decode_method, method_ids, Method};
 use warren_codec::spec::{channel as c, connection, AMQPClass};
 use warren_codec::{encode, Frame, FrameKind, ShortString};
+use warren_core::alarms::AlarmSet;
 use warren_core::{Broker, BrokerError, Queue};
 
 use crate::channel::{Channel, Fault};
+use crate::flow::Flow;
 use crate::handshake::{codec_error, handshake, HandshakeError};
 use crate::outbox::Outgoing;
 use crate::session::Session;
@@ -58,6 +60,7 @@ struct Connection {
     last_read: Instant,
     last_write: Instant,
     phase: Phase,
+    flow: Flow,
 }
 
 /// Serves one accepted socket until it closes.
@@ -87,6 +90,8 @@ pub async fn serve(
     };
     tracing::debug!(%peer, user = %handshake.session.user, vhost = %handshake.session.vhost.name, "AMQP connection opened");
     let now = Instant::now();
+    let mut alarms = broker.alarms.subscribe();
+    let flow = Flow::new(*alarms.borrow_and_update(), &handshake.session);
     let mut conn = Connection {
         session: handshake.session,
         peer,
@@ -98,8 +103,9 @@ pub async fn serve(
         last_read: now,
         last_write: now,
         phase: Phase::Open,
+        flow,
     };
-    if let Err(e) = conn.run(&stream, &mut shutdown).await {
+    if let Err(e) = conn.run(&stream, &mut shutdown, &mut alarms).await {
         tracing::debug!(%peer, "AMQP connection socket error: {e}");
     }
     conn.cleanup();
@@ -111,6 +117,7 @@ impl Connection {
         &mut self,
         stream: &TcpStream,
         shutdown: &mut watch::Receiver<bool>,
+        alarms: &mut watch::Receiver<AlarmSet>,
     ) -> std::io::Result<()> {
         let outbox = self.session.outbox.clone();
         if *shutdown.borrow() {
@@ -125,7 +132,7 @@ impl Connection {
             let room = self.session.out.len() < OUT_HIGH_WATER;
             let deadline = self.next_deadline();
             tokio::select! {
-                ready = stream.readable(), if room && !matches!(self.phase, Phase::Finishing) => {
+                ready = stream.readable(), if room && self.reading() => {
                     ready?;
                     let (open, busy) = self.read(stream)?;
                     // Bytes that arrived with the peer's FIN still count (a
@@ -144,6 +151,15 @@ impl Connection {
                 }
                 ready = stream.writable(), if !self.session.out.is_empty() => ready?,
                 _ = outbox.wait(), if room => {}
+                changed = alarms.changed() => {
+                    if changed.is_ok() {
+                        let set = *alarms.borrow_and_update();
+                        if self.flow.on_alarms(set, &mut self.session) {
+                            self.last_read = Instant::now();
+                            self.process_input();
+                        }
+                    }
+                }
                 changed = shutdown.changed(), if matches!(self.phase, Phase::Open) => {
                     if changed.is_err() || *shutdown.borrow() {
                         self.close_connection(force_shutdown(), (0, 0));
@@ -155,6 +171,16 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the socket is read: not when finishing, nor while blocked by
+    /// a resource alarm (unless closing, to see close-ok).
+    fn reading(&self) -> bool {
+        match self.phase {
+            Phase::Finishing => false,
+            Phase::Closing(_) => true,
+            Phase::Open => !self.flow.blocked(),
         }
     }
 
@@ -211,6 +237,8 @@ impl Connection {
         let heartbeat = match self.phase {
             Phase::Closing(deadline) => return deadline,
             _ if self.heartbeat.is_zero() => Instant::now() + Duration::from_secs(3600),
+            // Blocked: the peer's heartbeats are not read, so not checked (as RabbitMQ).
+            _ if self.flow.blocked() => self.last_write + self.heartbeat / 2,
             _ => (self.last_write + self.heartbeat / 2).min(self.last_read + self.heartbeat * 2),
         };
         let Some(timeout) = self.session.broker.config.consumer_timeout else {
@@ -249,7 +277,7 @@ impl Connection {
         if self.heartbeat.is_zero() {
             return true;
         }
-        if now >= self.last_read + self.heartbeat * 2 {
+        if !self.flow.blocked() && now >= self.last_read + self.heartbeat * 2 {
             tracing::warn!(peer = %self.peer, "missed heartbeats from client, timeout: {}s", self.heartbeat.as_secs());
             return false;
         }
@@ -264,6 +292,9 @@ impl Connection {
         loop {
             if matches!(self.phase, Phase::Finishing) {
                 self.input.clear();
+                break;
+            }
+            if matches!(self.phase, Phase::Open) && self.flow.blocked() {
                 break;
             }
             match decode_frame(&mut self.input, self.session.frame_max) {
@@ -292,6 +323,9 @@ impl Connection {
         }
         let ids = method_ids(&frame.payload).unwrap_or((0, 0));
         let is_method = frame.kind == FrameKind::Method;
+        if is_method && ids == (60, 40) {
+            self.flow.on_publish(&mut self.session);
+        }
         let Some(channel) = self.channels.get_mut(&frame.channel) else {
             if is_method && ids == (20, 10) {
                 self.open_channel(frame.channel);
@@ -451,6 +485,7 @@ impl Connection {
             return;
         }
         tracing::warn!(peer = %self.peer, "closing AMQP connection: {error}");
+        self.flow.release(&self.session);
         self.release_channels();
         let close = connection::Close {
             reply_code: error.reply_code(),

@@ -266,6 +266,18 @@ pub async fn handshake(
         // RabbitMQ names connection.open as the failing method.
         Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
     };
+    let open_in_vhost = broker
+        .registry
+        .connections()
+        .iter()
+        .filter(|c| c.meta.vhost == vhost_name)
+        .count();
+    if let Err(e) = vhost
+        .limits
+        .check_connections(open_in_vhost, &vhost_name, &user)
+    {
+        return Err(wire.refuse_for(e, (10, 40)).await);
+    }
     wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
         connection::OpenOk {},
     )))
@@ -395,6 +407,7 @@ fn client_capabilities(props: &FieldTable) -> ClientCapabilities {
     let flag = |k: &str| matches!(caps.inner().get(k), Some(AMQPValue::Boolean(true)));
     ClientCapabilities {
         consumer_cancel_notify: flag("consumer_cancel_notify"),
+        connection_blocked: flag("connection.blocked"),
     }
 }
 

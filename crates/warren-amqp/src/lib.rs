@@ -8,7 +8,9 @@
 
 mod channel;
 mod connection;
+mod flow;
 mod handshake;
+pub mod monitor;
 mod outbox;
 pub mod server;
 mod session;

@@ -43,6 +43,7 @@ impl Server {
     pub fn start(self) -> ServerHandle {
         let addr = self.local_addr();
         let (tx, rx) = watch::channel(false);
+        crate::monitor::spawn_monitor(&self.broker);
         let task = tokio::spawn(accept_loop(self.listener, self.broker, rx));
         ServerHandle {
             addr,
@@ -66,6 +67,20 @@ impl ServerHandle {
     }
 }
 
+/// `connection_max`: a socket beyond it is closed at once (RabbitMQ's
+/// listener refuses it too), and the refusal is logged.
+fn over_connection_max(broker: &Broker, open: usize) -> bool {
+    match broker.config.connection_max {
+        Some(max) if open >= max => {
+            tracing::warn!(
+                "Node connection limit is reached. Active connections: {open}, limit: {max}"
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     broker: Arc<Broker>,
@@ -76,6 +91,10 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if over_connection_max(&broker, connections.len()) {
+                        drop(stream);
+                        continue;
+                    }
                     connections.spawn(connection::serve(stream, peer, broker.clone(), shutdown.clone()));
                 }
                 Err(e) => {

@@ -15,6 +15,8 @@ use crate::outbox::Outbox;
 pub struct ClientCapabilities {
     /// The client understands a server-sent `basic.cancel`.
     pub consumer_cancel_notify: bool,
+    /// The client understands `connection.blocked` / `connection.unblocked`.
+    pub connection_blocked: bool,
 }
 
 /// State shared by all channels of one connection.

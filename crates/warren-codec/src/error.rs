@@ -38,6 +38,9 @@ pub enum CodecError {
     /// A content header frame could not be decoded (502).
     #[error("SYNTAX_ERROR - malformed content header")]
     BadContentHeader,
+    /// A field table nests tables or arrays deeper than the broker accepts (502).
+    #[error("SYNTAX_ERROR - field table nested deeper than {0} levels")]
+    TableTooDeep(usize),
     /// A frame's payload is too short to contain what its type requires (501).
     #[error("FRAME_ERROR - truncated {0} frame")]
     Truncated(&'static str),
@@ -53,7 +56,7 @@ impl CodecError {
             | CodecError::Truncated(_)
             | CodecError::BadMethod { .. } => 501,
             CodecError::UnknownMethod { .. } => 540,
-            CodecError::BadContentHeader => 502,
+            CodecError::BadContentHeader | CodecError::TableTooDeep(_) => 502,
         }
     }
 }

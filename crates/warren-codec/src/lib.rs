@@ -6,6 +6,7 @@
 //! properties as raw bytes until someone needs them. This crate does no I/O.
 
 pub mod content;
+pub mod depth;
 pub mod encode;
 pub mod error;
 pub mod frame;

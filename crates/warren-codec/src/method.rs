@@ -88,9 +88,11 @@ pub fn decode_method(payload: Bytes) -> Result<Method, CodecError> {
             class_id,
             method_id,
         }),
-        _ => match parse_class(&payload[..]) {
+        _ => match crate::depth::check_method(class_id, method_id, &payload[4..])
+            .and_then(|()| parse_class(&payload[..]).map_err(|_| bad))
+        {
             Ok((_, class)) => Ok(Method::Other(class)),
-            Err(_) => Err(bad),
+            Err(e) => Err(e),
         },
     }
 }

@@ -77,7 +77,15 @@ impl<'a> RawProperties<'a> {
         if end.0 != self.raw.len() {
             return Err(CodecError::BadContentHeader);
         }
-        Ok(())
+        self.check_headers_depth()
+    }
+
+    /// Rejects a headers table nested deeper than [`crate::depth::MAX_TABLE_DEPTH`].
+    pub fn check_headers_depth(&self) -> Result<(), CodecError> {
+        match self.walk(Some(FLAG_HEADERS)) {
+            Some((start, end)) => crate::depth::check_table(&self.raw[start..end]),
+            None => Ok(()),
+        }
     }
 
     /// Walks the property list; with `want`, stops at that property and returns its
@@ -158,6 +166,7 @@ pub use amq_protocol::types::parsing::parse_field_table;
 
 /// Decodes raw property bytes into `amq-protocol`'s structure.
 pub fn decode_properties(raw: &[u8]) -> Result<AMQPProperties, CodecError> {
+    RawProperties::new(raw).check_headers_depth()?;
     parse_properties(raw)
         .map(|(_, props)| props)
         .map_err(|_| CodecError::BadContentHeader)

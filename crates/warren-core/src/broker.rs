@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::alarms::{Alarms, DiskFreeLimit, MemoryWatermark};
 use crate::auth::Users;
 use crate::clock::{Clock, SystemClock};
 use crate::error::BrokerError;
@@ -41,6 +42,18 @@ pub struct BrokerConfig {
     /// closed with 406 PRECONDITION_FAILED (default 30 minutes; None disables).
     /// Config file key `consumer_timeout`, in milliseconds, as in RabbitMQ.
     pub consumer_timeout: Option<Duration>,
+    /// Memory high watermark (`vm_memory_high_watermark.relative`, default
+    /// 0.4 of the machine's or cgroup's memory, or `.absolute`).
+    pub vm_memory_high_watermark: MemoryWatermark,
+    /// Free disk space below which publishers are blocked
+    /// (`disk_free_limit.absolute`, default 50 MB).
+    pub disk_free_limit: DiskFreeLimit,
+    /// Most AMQP connections the node accepts (`connection_max`; None: no limit).
+    /// Beyond it, new sockets are closed at once, before the protocol header.
+    pub connection_max: Option<usize>,
+    /// Most consumers on one channel (`consumer_max_per_channel`; None: no
+    /// limit); one more is 530 NOT_ALLOWED, as RabbitMQ.
+    pub consumer_max_per_channel: Option<usize>,
 }
 
 impl Default for BrokerConfig {
@@ -56,6 +69,10 @@ impl Default for BrokerConfig {
             max_message_size: 128 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
             consumer_timeout: Some(Duration::from_secs(30 * 60)),
+            vm_memory_high_watermark: MemoryWatermark::Relative(0.4),
+            disk_free_limit: DiskFreeLimit::Absolute(50_000_000),
+            connection_max: None,
+            consumer_max_per_channel: None,
         }
     }
 }
@@ -72,6 +89,8 @@ pub struct Broker {
     pub policies: PolicyStore,
     /// Message rates, filled by a periodic sampler.
     pub rates: RateTable,
+    /// Memory and disk alarms.
+    pub alarms: Alarms,
     /// When the broker started.
     pub started_at: std::time::Instant,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
@@ -106,7 +125,9 @@ impl Broker {
             config.default_vhost.clone(),
             serde_json::json!({"description": "Default virtual host", "tags": []}),
         );
+        let alarms = Alarms::new(config.vm_memory_high_watermark, config.disk_free_limit);
         Arc::new(Broker {
+            alarms,
             config,
             users,
             registry: Registry::default(),

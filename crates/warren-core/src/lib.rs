@@ -6,6 +6,7 @@
 //! Protocol adapters (AMQP 0-9-1 today) translate frames into calls on [`Broker`]
 //! and [`VHost`], and receive deliveries through the [`DeliverySink`] trait.
 
+pub mod alarms;
 pub mod args;
 pub mod auth;
 pub mod broker;
@@ -29,6 +30,7 @@ pub mod registry;
 pub mod reply_to;
 pub mod scheduler;
 pub mod vhost;
+pub mod vhost_limits;
 
 pub use broker::{Broker, BrokerConfig};
 pub use consumer::{Consumer, ConsumerCredit, Delivery, DeliverySink};

@@ -30,6 +30,7 @@ impl Broker {
     ) -> Result<Arc<Broker>, StoreError> {
         let persistence = Persistence::open(dir, store_config)?;
         let broker = Broker::new(config);
+        broker.alarms.set_data_dir(dir);
         if let Some(defs) = persistence.load()? {
             broker.forget_defaults_not_in(&defs);
             definitions::import(&broker, &defs, None)

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -181,11 +181,29 @@ pub struct ConnectionInfo {
     pub recv_cnt: AtomicU64,
     /// Writes to the socket.
     pub send_cnt: AtomicU64,
+    /// Flow state under resource alarms: one of the `FLOW_*` constants.
+    pub flow: AtomicU8,
     channels: RwLock<BTreeMap<u16, Arc<ChannelInfo>>>,
     closer: Box<dyn Closer>,
 }
 
+/// The connection reads and publishes normally.
+pub const FLOW_RUNNING: u8 = 0;
+/// An alarm is set; the connection will be blocked when it next publishes.
+pub const FLOW_BLOCKING: u8 = 1;
+/// An alarm is set and the connection published: it is no longer read.
+pub const FLOW_BLOCKED: u8 = 2;
+
 impl ConnectionInfo {
+    /// RabbitMQ's connection state: "running", "blocking" or "blocked".
+    pub fn state(&self) -> &'static str {
+        match self.flow.load(Ordering::Relaxed) {
+            FLOW_BLOCKING => "blocking",
+            FLOW_BLOCKED => "blocked",
+            _ => "running",
+        }
+    }
+
     /// Snapshot of the open channels.
     pub fn channels(&self) -> Vec<Arc<ChannelInfo>> {
         self.channels.read().values().cloned().collect()
@@ -249,6 +267,7 @@ impl Registry {
             send_oct: AtomicU64::new(0),
             recv_cnt: AtomicU64::new(0),
             send_cnt: AtomicU64::new(0),
+            flow: AtomicU8::new(FLOW_RUNNING),
             channels: RwLock::new(BTreeMap::new()),
             closer,
         });

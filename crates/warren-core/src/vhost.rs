@@ -88,6 +88,8 @@ pub struct VHost {
     /// Queue declarations, creations and deletions (for metrics).
     pub churn: QueueChurn,
     persistence: OnceLock<Arc<Persistence>>,
+    /// `max-connections` and `max-queues`.
+    pub limits: crate::vhost_limits::VHostLimits,
 }
 
 /// Lifetime queue counters of a vhost.
@@ -139,6 +141,7 @@ impl VHost {
             reply_to: ReplyTo::default(),
             churn: QueueChurn::default(),
             persistence: OnceLock::new(),
+            limits: Default::default(),
             policies: RwLock::new(Policies::default()),
             scheduler,
             me,
@@ -360,6 +363,7 @@ impl VHost {
             drop(queues);
             return self.redeclare_queue(existing, &decl, connection_id);
         }
+        self.limits.check_queues(queues.len(), &name, &self.name)?;
         let settings =
             QueueSettings::resolve(&options.arguments, &self.effective_policies(&name, true));
         let queue = Queue::with_settings(

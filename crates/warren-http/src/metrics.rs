@@ -261,13 +261,13 @@ fn process_metrics(out: &mut Out, state: &AppState) {
         "rabbitmq_alarms_memory_used_watermark",
         "gauge",
         "Is set to 1 when the memory alarm is in effect",
-        0,
+        u64::from(state.broker.alarms.active().memory),
     );
     out.metric(
         "rabbitmq_alarms_free_disk_space_watermark",
         "gauge",
         "Is set to 1 when the disk alarm is in effect",
-        0,
+        u64::from(state.broker.alarms.active().disk),
     );
 }
 

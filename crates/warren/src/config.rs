@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use warren_core::alarms::{DiskFreeLimit, MemoryWatermark};
 use warren_core::BrokerConfig;
 
 /// Flags of `warren serve` (each also settable by its environment variable).
@@ -146,6 +147,9 @@ impl ServeArgs {
         } else if let Some(v) = number::<u64>(&conf, "consumer_timeout")? {
             broker.consumer_timeout = Some(Duration::from_millis(v));
         }
+        resource_limits(&conf, &mut broker)?;
+        broker.connection_max = limit(&conf, "connection_max")?;
+        broker.consumer_max_per_channel = limit(&conf, "consumer_max_per_channel")?;
         Ok(Settings {
             amqp: SocketAddr::new(ip, amqp_port),
             http_port: self
@@ -173,6 +177,58 @@ impl ServeArgs {
             ),
         })
     }
+}
+
+/// A count limit: a number, or `infinity` (RabbitMQ's word for none).
+fn limit(conf: &HashMap<String, String>, key: &str) -> anyhow::Result<Option<usize>> {
+    if conf.get(key).map(String::as_str) == Some("infinity") {
+        return Ok(None);
+    }
+    number::<usize>(conf, key)
+}
+
+/// Memory high watermark and free disk limit, with RabbitMQ's keys and units.
+fn resource_limits(
+    conf: &HashMap<String, String>,
+    broker: &mut BrokerConfig,
+) -> anyhow::Result<()> {
+    if let Some(v) = number::<f64>(conf, "vm_memory_high_watermark.relative")? {
+        broker.vm_memory_high_watermark = MemoryWatermark::Relative(v);
+    }
+    if let Some(v) = conf.get("vm_memory_high_watermark.absolute") {
+        broker.vm_memory_high_watermark =
+            MemoryWatermark::Absolute(information_unit("vm_memory_high_watermark.absolute", v)?);
+    }
+    if let Some(v) = number::<f64>(conf, "disk_free_limit.relative")? {
+        broker.disk_free_limit = DiskFreeLimit::Relative(v);
+    }
+    if let Some(v) = conf.get("disk_free_limit.absolute") {
+        broker.disk_free_limit =
+            DiskFreeLimit::Absolute(information_unit("disk_free_limit.absolute", v)?);
+    }
+    Ok(())
+}
+
+/// Bytes with rabbitmq.conf's information units: k/kiB/M/MiB/G/GiB are
+/// powers of 1024, kB/MB/GB powers of 1000; a bare number is bytes.
+pub fn information_unit(key: &str, value: &str) -> anyhow::Result<u64> {
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &value[digits.len()..];
+    let multiplier: u64 = match unit {
+        "" => 1,
+        "k" | "kiB" | "KiB" | "K" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => bail!("config key {key}: unknown unit '{unit}' in '{value}'"),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("config key {key}: '{value}' is not an amount of bytes"))?;
+    Ok(n.saturating_mul(multiplier))
 }
 
 /// `loopback_users = none` allows every user from anywhere;
@@ -225,6 +281,34 @@ mod tests {
         assert_eq!(s.broker.consumer_timeout, Some(Duration::from_secs(900)));
         assert!(s.broker.loopback_users.is_empty());
         assert_eq!(s.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn resource_limits_use_rabbitmq_keys_and_units() {
+        let conf = parse_conf(
+            "vm_memory_high_watermark.absolute = 2GiB\ndisk_free_limit.absolute = 50MB\n",
+        )
+        .unwrap();
+        let mut broker = BrokerConfig::default();
+        resource_limits(&conf, &mut broker).unwrap();
+        assert_eq!(
+            broker.vm_memory_high_watermark,
+            MemoryWatermark::Absolute(2 << 30)
+        );
+        assert_eq!(broker.disk_free_limit, DiskFreeLimit::Absolute(50_000_000));
+        let conf = parse_conf("vm_memory_high_watermark.relative = 0.6\n").unwrap();
+        resource_limits(&conf, &mut broker).unwrap();
+        assert_eq!(
+            broker.vm_memory_high_watermark,
+            MemoryWatermark::Relative(0.6)
+        );
+        assert_eq!(information_unit("k", "1024").unwrap(), 1024);
+        assert_eq!(information_unit("k", "3kB").unwrap(), 3000);
+        assert!(information_unit("k", "3 parsecs").is_err());
+        let conf =
+            parse_conf("connection_max = 10\nconsumer_max_per_channel = infinity\n").unwrap();
+        assert_eq!(limit(&conf, "connection_max").unwrap(), Some(10));
+        assert_eq!(limit(&conf, "consumer_max_per_channel").unwrap(), None);
     }
 
     #[test]

@@ -169,6 +169,8 @@ fn daily_commands_against_a_running_broker() {
     assert!(!ok(u, &["-s", "list_vhosts"]).contains("dev"));
     let status = ok(u, &["status"]);
     assert!(status.contains("Product name: Warren"), "{status}");
+    assert!(status.contains("Alarms\n\n(none)"), "{status}");
+    assert!(status.contains("Memory high watermark: "), "{status}");
 }
 
 #[tokio::test]

@@ -87,6 +87,13 @@ impl Channel {
                 "attempt to reuse consumer tag '{tag}'"
             )));
         }
+        if let Some(max) = session.broker.config.consumer_max_per_channel {
+            if self.consumers.len() >= max {
+                return Err(BrokerError::NotAllowed(format!(
+                    "reached maximum ({max}) of consumers per channel"
+                )));
+            }
+        }
         let queue = if m.queue.as_str() == REPLY_TO_QUEUE {
             self.reply_queue(m.no_ack, session)?
         } else {

@@ -48,7 +48,7 @@ pub fn connection_json(state: &AppState, c: &ConnectionInfo) -> Value {
         "user_who_performed_action": m.user,
         "protocol": m.protocol,
         "type": "network",
-        "state": "running",
+        "state": c.state(),
         "auth_mechanism": "PLAIN",
         "ssl": false,
         "host": m.local.map(|a| a.ip().to_string()),

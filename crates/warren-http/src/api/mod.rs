@@ -46,8 +46,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/nodes/{node}", get(overview::node))
         .route("/api/whoami", get(overview::whoami))
         .route("/api/aliveness-test/{vhost}", get(overview::aliveness))
-        .route("/api/health/checks/alarms", get(overview::health_ok))
-        .route("/api/health/checks/local-alarms", get(overview::health_ok))
+        .route("/api/health/checks/alarms", get(overview::health_alarms))
+        .route(
+            "/api/health/checks/local-alarms",
+            get(overview::health_local_alarms),
+        )
         .route(
             "/api/health/checks/virtual-hosts",
             get(overview::health_vhosts),

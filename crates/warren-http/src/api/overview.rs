@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use warren_core::vhost::QueueDeclare;
@@ -149,6 +151,8 @@ pub fn memory_used() -> u64 {
 }
 
 fn node_json(state: &AppState) -> Value {
+    let alarms = &state.broker.alarms;
+    let active = alarms.active();
     let processors = std::thread::available_parallelism().map_or(1, |n| n.get());
     json!({
         "name": state.node,
@@ -157,11 +161,11 @@ fn node_json(state: &AppState) -> Value {
         "os_pid": std::process::id().to_string(),
         "uptime": state.broker.started_at.elapsed().as_millis() as u64,
         "mem_used": resident_memory(),
-        "mem_limit": 0,
-        "mem_alarm": false,
-        "disk_free": disk_free(),
-        "disk_free_limit": 50_000_000u64,
-        "disk_free_alarm": false,
+        "mem_limit": alarms.memory_limit(),
+        "mem_alarm": active.memory,
+        "disk_free": warren_core::alarms::disk_free_at(alarms.data_dir()).unwrap_or(0),
+        "disk_free_limit": alarms.disk_free_limit(),
+        "disk_free_alarm": active.disk,
         "fd_used": open_fds(),
         "fd_total": max_fds(),
         "sockets_used": state.broker.registry.connections().len(),
@@ -233,9 +237,29 @@ pub async fn aliveness(
     }
 }
 
-/// GET /api/health/checks/alarms: Warren raises no alarms yet.
-pub async fn health_ok() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// GET /api/health/checks/alarms: 200 {"status":"ok"}, or 503 with the
+/// alarms in effect, as RabbitMQ answers.
+pub async fn health_alarms(State(state): State<Arc<AppState>>) -> Response {
+    alarms_response(&state, "There are alarms in effect in the cluster")
+}
+
+/// GET /api/health/checks/local-alarms: the same for this node.
+pub async fn health_local_alarms(State(state): State<Arc<AppState>>) -> Response {
+    alarms_response(&state, "There are alarms in effect on the node")
+}
+
+fn alarms_response(state: &AppState, reason: &str) -> Response {
+    let active = state.broker.alarms.active();
+    if !active.any() {
+        return Json(json!({"status": "ok"})).into_response();
+    }
+    let alarms: Vec<Value> = active
+        .resources()
+        .into_iter()
+        .map(|r| json!({"node": state.node, "resource": r}))
+        .collect();
+    let body = json!({"status": "failed", "reason": reason, "alarms": alarms});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// GET /api/health/checks/virtual-hosts: every vhost is running.

@@ -457,6 +457,21 @@ fn set_policy(client: &Client, inv: &Invocation) -> Result<()> {
     Ok(())
 }
 
+/// rabbitmqctl status's Alarms section.
+fn print_alarms(node: &Value, name: &str) {
+    println!("\nAlarms\n");
+    let on = |k: &str| node.get(k).and_then(Value::as_bool).unwrap_or(false);
+    if on("mem_alarm") {
+        println!("Memory alarm on node {name}");
+    }
+    if on("disk_free_alarm") {
+        println!("Free disk space alarm on node {name}");
+    }
+    if !on("mem_alarm") && !on("disk_free_alarm") {
+        println!("(none)");
+    }
+}
+
 fn status(client: &Client, inv: &Invocation) -> Result<()> {
     let overview = client.request("GET", "/api/overview", None, None)?;
     let nodes = client.request("GET", "/api/nodes", None, None)?;
@@ -482,9 +497,11 @@ fn status(client: &Client, inv: &Invocation) -> Result<()> {
             .as_array()
             .map_or(0, Vec::len)
     );
+    print_alarms(&node, &s(&node, "name"));
     println!(
-        "\nMemory\n\nTotal memory used: {} bytes",
-        s(&node, "mem_used")
+        "\nMemory\n\nTotal memory used: {} bytes\nCalculation strategy: rss\nMemory high watermark: {} bytes",
+        s(&node, "mem_used"),
+        s(&node, "mem_limit")
     );
     println!(
         "\nFile Descriptors\n\nTotal: {}, limit: {}",
