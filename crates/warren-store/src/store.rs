@@ -107,6 +107,18 @@ impl Shared {
         batch
     }
 
+    /// Moves appends on from `segment` if nothing is waiting to be written to it,
+    /// so that the writer may delete it; returns whether it did.
+    pub fn roll_if_idle(&self, segment: u32) -> bool {
+        let mut p = self.pending.lock();
+        if p.segment != segment || p.batch.chunks.iter().any(|(s, _)| *s == segment) {
+            return false;
+        }
+        p.segment += 1;
+        p.offset = 0;
+        true
+    }
+
     /// Records that a batch is done (for [`MessageStore::flush`]).
     pub fn mark_written(&self, generation: u64) {
         let mut p = self.pending.lock();

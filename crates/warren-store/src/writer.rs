@@ -224,7 +224,8 @@ impl Writer {
                 IndexOp::Ack { .. } => f.live = f.live.saturating_sub(1),
                 IndexOp::Deliver { .. } => {}
             }
-            let compact = f.records > 4 * f.live + 100_000;
+            // Mostly dead, or drained (then it shrinks back to its header).
+            let compact = f.records > 4 * f.live + 100_000 || (f.live == 0 && f.records > 1_000);
             self.dirty_indexes.insert(queue.clone());
             if compact {
                 self.compact(queue);
@@ -288,6 +289,14 @@ impl Writer {
     /// Deletes complete segments no queue references. Runs at the end of a batch,
     /// once the batch's enqueue records have been counted.
     fn reclaim(&mut self) {
+        // A drained active segment is closed and deleted too (if no publisher
+        // is about to write to it), so an idle, empty store holds no data.
+        let active_drained =
+            self.refs.get(&self.active) == Some(&0) && self.segments.contains_key(&self.active);
+        if active_drained && self.shared.roll_if_idle(self.active) {
+            self.active += 1;
+            self.close_older(self.active);
+        }
         let active = self.active;
         let unreferenced: Vec<u32> = self
             .refs
@@ -320,7 +329,8 @@ impl Writer {
     /// After recovery: every existing segment is complete (new writes go to a
     /// fresh one); delete those no queue references.
     pub fn sweep(&mut self, existing: &[u32], next_segment: u32) {
-        self.active = next_segment.saturating_sub(1);
+        // New writes go to `next_segment`: every existing segment is complete.
+        self.active = next_segment;
         for &segment in existing {
             self.refs.entry(segment).or_insert(0);
         }

@@ -136,11 +136,14 @@ fn drained_backlog_reclaims_segments() {
     for (id, loc) in &stored {
         store.ack(&q, *id, *loc);
     }
-    // One more message moves the active segment on, so every drained one is complete.
-    let m = message(&store, &[0; 4000]);
-    store.persist(&m, std::slice::from_ref(&q), None);
+    // Drained segments, the last (active) one included, are deleted.
     store.flush();
-    wait_for(|| segment_count(dir.path()) <= 2);
+    wait_for(|| segment_count(dir.path()) == 0);
+    // And the store goes on writing to a fresh segment afterwards.
+    let m = message(&store, &[0; 100]);
+    let loc = store.persist(&m, std::slice::from_ref(&q), None);
+    store.flush();
+    assert_eq!(&store.read(loc).unwrap().body[..], &[0; 100]);
 }
 
 #[test]
@@ -236,4 +239,25 @@ fn torn_index_tail_and_corrupt_segment_are_reported_not_fatal() {
         }
     }
     assert_eq!(corrupt, 1);
+}
+
+#[test]
+fn segments_recovered_from_an_earlier_run_are_reclaimed_once_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let q: Arc<str> = Arc::from("q");
+    {
+        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        for _ in 0..100 {
+            store.persist(&message(&store, &[1; 100]), std::slice::from_ref(&q), None);
+        }
+        store.close();
+    }
+    let (store, recovered) =
+        MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    assert_eq!(segment_count(dir.path()), 1);
+    for e in &recovered.queues["q"] {
+        store.ack(&q, e.id, e.location);
+    }
+    store.flush();
+    wait_for(|| segment_count(dir.path()) == 0);
 }

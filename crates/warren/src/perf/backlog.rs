@@ -39,6 +39,16 @@ pub struct BacklogArgs {
     /// With manual acks, acknowledge every N deliveries with multiple=true.
     #[arg(short = 'A', long, default_value_t = 100)]
     pub multi_ack: u64,
+    /// Persistent messages (delivery_mode 2) on a durable queue.
+    #[arg(long)]
+    pub persistent: bool,
+    /// Only fill the queue and leave it there (e.g. to time a broker restart);
+    /// a later run with --drain-only takes it out.
+    #[arg(long, conflicts_with = "drain_only")]
+    pub fill_only: bool,
+    /// Only drain a queue filled earlier (with --fill-only), then delete it.
+    #[arg(long)]
+    pub drain_only: bool,
 }
 
 /// Polls (passive declare) until the queue holds `count` messages; returns when.
@@ -69,7 +79,11 @@ async fn wait_for_depth(
 pub async fn run(args: BacklogArgs) -> anyhow::Result<()> {
     let target = Target::parse(&args.common.uri)?;
     let mut setup = Client::connect(&target).await?;
-    setup.fresh_queue(&args.queue, false).await?;
+    if args.drain_only {
+        setup.declare_queue(&args.queue, args.persistent).await?;
+    } else {
+        setup.fresh_queue(&args.queue, args.persistent).await?;
+    }
     let probe = args.common.probe();
     let deadline = args.common.deadline();
     let epoch = Instant::now();
@@ -80,25 +94,41 @@ pub async fn run(args: BacklogArgs) -> anyhow::Result<()> {
         exchange: String::new(),
         routes: Routes::Fixed(args.queue.as_bytes().to_vec()),
         size: args.size,
-        persistent: false,
+        persistent: args.persistent,
         confirm: args.confirm,
         rate: 0,
         count: args.count,
     };
     let s0 = sample_opt(probe.as_ref());
     let started = Instant::now();
-    let publisher = Client::connect(&target).await?;
-    let (c, d) = (fill.clone(), deadline);
-    let task = tokio::spawn(async move {
-        let r = publish(publisher, spec, c.clone(), epoch, d).await;
-        c.halt();
-        r
-    });
-    rates_every_second(&fill, deadline, quiet, "publish ").await;
-    let written = task.await??;
-    let full_at = wait_for_depth(&mut setup, &args.queue, args.count, deadline).await?;
-    let publish_s = full_at.duration_since(started).as_secs_f64();
+    let (written, publish_s) = if args.drain_only {
+        (0, 0.0)
+    } else {
+        let publisher = Client::connect(&target).await?;
+        let (c, d) = (fill.clone(), deadline);
+        let task = tokio::spawn(async move {
+            let r = publish(publisher, spec, c.clone(), epoch, d).await;
+            c.halt();
+            r
+        });
+        rates_every_second(&fill, deadline, quiet, "publish ").await;
+        let written = task.await??;
+        let full_at = wait_for_depth(&mut setup, &args.queue, args.count, deadline).await?;
+        (written, full_at.duration_since(started).as_secs_f64())
+    };
     let s1 = sample_opt(probe.as_ref());
+    if args.fill_only {
+        let mut s = Summary::new("backlog");
+        s.int("count", args.count)
+            .int("published", written)
+            .num("publish_seconds", publish_s, 3);
+        s.num("publish_rate", written as f64 / publish_s.max(1e-9), 0);
+        if probe.is_some() {
+            s.int("broker_rss_kb_at_full_backlog", s1.rss_kb);
+        }
+        s.print(quiet);
+        return Ok(());
+    }
 
     let drain = Arc::new(Counters::default());
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -124,7 +154,7 @@ pub async fn run(args: BacklogArgs) -> anyhow::Result<()> {
         .int("size", args.size as u64)
         .int("published", written)
         .num("publish_seconds", publish_s, 3)
-        .num("publish_rate", written as f64 / publish_s, 0)
+        .num("publish_rate", written as f64 / publish_s.max(1e-9), 0)
         .int("drained", t.received)
         .num("drain_seconds", drain_s, 3)
         .num("drain_rate", t.received as f64 / drain_s, 0);
