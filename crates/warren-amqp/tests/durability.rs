@@ -393,7 +393,7 @@ async fn a_backlog_beyond_the_memory_budget_is_paged_out_and_read_back_in_order(
 }
 
 #[tokio::test]
-async fn transient_messages_are_paged_too_and_do_not_survive_a_restart() {
+async fn transient_messages_stay_in_memory_while_memory_is_fine_and_do_not_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = warren_store::StoreConfig {
         queue_memory_messages: 50,
@@ -403,7 +403,6 @@ async fn transient_messages_are_paged_too_and_do_not_survive_a_restart() {
     let conn = broker.lapin().await;
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "mixed", true).await;
-    declare(&ch, "scratch-paged", false).await;
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
@@ -414,30 +413,12 @@ async fn transient_messages_are_paged_too_and_do_not_survive_a_restart() {
             BasicProperties::default()
         };
         publish_confirmed(&ch, "", "mixed", format!("m{i}").as_bytes(), props).await;
-        publish_confirmed(
-            &ch,
-            "",
-            "scratch-paged",
-            format!("t{i}").as_bytes(),
-            BasicProperties::default(),
-        )
-        .await;
     }
-    let vhost = broker.broker.vhost("/").unwrap();
-    assert_eq!(
-        vhost.queue("scratch-paged").unwrap().messages_in_memory(),
-        50
-    );
-    assert_eq!(vhost.queue("mixed").unwrap().messages_in_memory(), 50);
-    for i in 0..300u32 {
-        let (body, _) = get_body(&ch, "scratch-paged").await.expect("message");
-        assert_eq!(
-            body,
-            format!("t{i}").as_bytes(),
-            "a non-durable queue's paged messages come back in order"
-        );
-    }
-    drop(vhost);
+    let queue = broker.broker.vhost("/").unwrap().queue("mixed").unwrap();
+    // Past the budget persistent messages are paged out; transient ones are
+    // written out only when memory runs high, which it does not here.
+    assert_eq!(queue.messages_in_memory(), 50 + 125);
+    drop(queue);
     broker.shutdown().await;
     let broker = TestBroker::start_in_with(dir.path(), store).await;
     let conn = broker.lapin().await;

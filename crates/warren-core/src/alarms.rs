@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use tokio::sync::watch;
@@ -88,6 +89,10 @@ impl AlarmSet {
     }
 }
 
+/// Share of the memory high watermark past which queues page transient
+/// messages out to disk (RabbitMQ's `vm_memory_high_watermark_paging_ratio`).
+pub const PAGING_RATIO: f64 = 0.5;
+
 /// The broker's alarm state, limits and last measurements.
 pub struct Alarms {
     memory_limit: AtomicU64,
@@ -98,6 +103,7 @@ pub struct Alarms {
     state: watch::Sender<AlarmSet>,
     data_dir: OnceLock<PathBuf>,
     monitor_started: AtomicBool,
+    paging: Arc<AtomicBool>,
 }
 
 impl Alarms {
@@ -113,7 +119,14 @@ impl Alarms {
             state: watch::channel(AlarmSet::default()).0,
             data_dir: OnceLock::new(),
             monitor_started: AtomicBool::new(false),
+            paging: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether queues should page transient messages out to disk: memory use
+    /// is past [`PAGING_RATIO`] of the high watermark. Shared with the queues.
+    pub fn paging_advice(&self) -> Arc<AtomicBool> {
+        self.paging.clone()
     }
 
     /// A receiver that sees every change of the alarm set.
@@ -162,6 +175,11 @@ impl Alarms {
     /// Records a memory measurement and updates the alarms.
     pub fn record_memory_used(&self, bytes: u64) {
         self.memory_used.store(bytes, Relaxed);
+        let limit = self.memory_limit.load(Relaxed);
+        self.paging.store(
+            limit > 0 && bytes as f64 >= limit as f64 * PAGING_RATIO,
+            Relaxed,
+        );
         self.evaluate();
     }
 

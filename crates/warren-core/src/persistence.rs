@@ -47,6 +47,7 @@ pub struct Persistence {
     db: DefinitionsDb,
     stores: Mutex<HashMap<String, Arc<MessageStore>>>,
     store_config: StoreConfig,
+    memory_high: OnceLock<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn vhost_dir_name(vhost: &str) -> String {
@@ -71,6 +72,7 @@ impl Persistence {
             db,
             stores: Mutex::new(HashMap::new()),
             store_config,
+            memory_high: OnceLock::new(),
         }))
     }
 
@@ -234,6 +236,17 @@ impl Persistence {
         let store = Arc::new(store);
         self.stores.lock().insert(vhost.to_string(), store.clone());
         Ok((store, recovered))
+    }
+
+    /// Shares the broker's "memory runs high" flag with the queues (it lets them
+    /// page transient messages out).
+    pub fn set_memory_high(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        let _ = self.memory_high.set(flag);
+    }
+
+    /// The broker's "memory runs high" flag, if set.
+    pub fn memory_high(&self) -> Option<Arc<std::sync::atomic::AtomicBool>> {
+        self.memory_high.get().cloned()
     }
 
     /// The message store of a vhost opened earlier.

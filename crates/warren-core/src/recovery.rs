@@ -30,6 +30,7 @@ impl Broker {
     ) -> Result<Arc<Broker>, StoreError> {
         let persistence = Persistence::open(dir, store_config)?;
         let broker = Broker::new(config);
+        persistence.set_memory_high(broker.alarms.paging_advice());
         broker.alarms.set_data_dir(dir);
         if let Some(defs) = persistence.load()? {
             broker.forget_defaults_not_in(&defs);
@@ -123,10 +124,10 @@ fn recover_vhost(persistence: &Arc<Persistence>, vhost: &Arc<VHost>) -> Result<u
     let mut count = 0;
     for queue in vhost.queues() {
         if !durable.iter().any(|d| **d == *queue.name) {
-            queue.attach_paging(store.clone());
+            queue.attach_paging(store.clone(), persistence.memory_high());
             continue;
         }
-        queue.attach_store(store.clone());
+        queue.attach_store(store.clone(), persistence.memory_high());
         let entries = recovered.queues.remove(&*queue.name).unwrap_or_default();
         let messages = read_back(&store, &vhost.name, &queue.name, entries);
         count += messages.len();

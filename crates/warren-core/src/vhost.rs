@@ -394,11 +394,11 @@ impl VHost {
             return;
         };
         if !queue.options.durable || queue.options.exclusive_owner.is_some() {
-            queue.attach_paging(store);
+            queue.attach_paging(store, p.memory_high());
             return;
         }
         p.save_queue(queue);
-        queue.attach_store(store);
+        queue.attach_store(store, p.memory_high());
     }
 
     fn redeclare_queue(

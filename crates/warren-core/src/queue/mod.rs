@@ -213,16 +213,17 @@ impl Queue {
     }
 
     /// Makes the queue durable on disk: persistent messages go to `store`.
-    pub fn attach_store(&self, store: Arc<MessageStore>) {
-        self.attach_paging(store.clone());
+    pub fn attach_store(&self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
+        self.attach_paging(store.clone(), memory_high);
         let _ = self.store.set(store);
     }
 
     /// Lets the queue page message bodies out to `store` past its memory
     /// budget, without making it durable (transient pages are discarded on
-    /// restart).
-    pub fn attach_paging(&self, store: Arc<MessageStore>) {
-        self.state.lock().ready.attach_store(store);
+    /// restart): persistent messages always, transient ones while
+    /// `memory_high` is set.
+    pub fn attach_paging(&self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
+        self.state.lock().ready.attach_store(store, memory_high);
     }
 
     /// The message store, for a durable queue of a persistent broker.

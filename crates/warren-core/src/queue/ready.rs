@@ -8,6 +8,7 @@
 //! it reaches a consumer (RabbitMQ's classic queue v2 behaviour).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use warren_store::MessageStore;
@@ -101,6 +102,8 @@ pub struct ReadyList {
     loaded: usize,
     loaded_bytes: usize,
     store: Option<Arc<MessageStore>>,
+    /// Set while memory runs high: transient messages may be paged out too.
+    memory_high: Option<Arc<AtomicBool>>,
 }
 
 impl Default for ReadyList {
@@ -119,12 +122,14 @@ impl ReadyList {
             loaded: 0,
             loaded_bytes: 0,
             store: None,
+            memory_high: None,
         }
     }
 
     /// Lets messages be paged out to (and read back from) `store`.
-    pub fn attach_store(&mut self, store: Arc<MessageStore>) {
+    pub fn attach_store(&mut self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
         self.store = Some(store);
+        self.memory_high = memory_high;
     }
 
     fn level_of(&self, priority: u8) -> usize {
@@ -147,8 +152,15 @@ impl ReadyList {
     /// persistent message already has its record on disk; a transient one is
     /// written to the store's transient pages first.
     fn slot(&mut self, message: QueuedMessage) -> Slot {
+        // Persistent messages are paged past the budget; transient ones only
+        // when memory also runs high (they must be written out to be paged).
+        let memory_high = self
+            .memory_high
+            .as_ref()
+            .is_some_and(|m| m.load(Ordering::Relaxed));
+        let page = self.over_budget() && (message.stored.is_some() || memory_high);
         let store = match &self.store {
-            Some(store) if self.over_budget() => store,
+            Some(store) if page => store,
             _ => {
                 self.loaded += 1;
                 self.loaded_bytes += message.message.body_size();
@@ -335,5 +347,64 @@ impl ReadyList {
     /// Removes every message; returns how many there were.
     pub fn clear(&mut self) -> usize {
         self.drain_stored().0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use warren_store::StoreConfig;
+
+    fn transient(seq: u64) -> QueuedMessage {
+        QueuedMessage {
+            seq,
+            message: Arc::new(Message {
+                exchange: Bytes::new(),
+                routing_key: Bytes::from_static(b"q"),
+                properties: Bytes::from_static(&[0, 0]),
+                body: Bytes::from(format!("body {seq}")),
+            }),
+            redelivered: false,
+            stored: None,
+            expires_at: None,
+            priority: 0,
+        }
+    }
+
+    #[test]
+    fn transient_messages_are_paged_only_while_memory_runs_high() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            queue_memory_messages: 10,
+            ..Default::default()
+        };
+        let (store, _) = MessageStore::open(dir.path(), config, |_| true).unwrap();
+        let memory_high = Arc::new(AtomicBool::new(false));
+        let mut ready = ReadyList::default();
+        ready.attach_store(Arc::new(store), Some(memory_high.clone()));
+        for seq in 0..20 {
+            ready.push_back(transient(seq));
+        }
+        assert_eq!(ready.loaded(), 20, "memory is fine: nothing written out");
+        memory_high.store(true, Ordering::Relaxed);
+        for seq in 20..40 {
+            ready.push_back(transient(seq));
+        }
+        assert_eq!(
+            ready.loaded(),
+            20,
+            "memory runs high: the next 20 are paged out"
+        );
+        for seq in 0..40 {
+            let m = ready.pop_front().expect("message");
+            assert_eq!(m.seq, seq);
+            assert_eq!(&m.message.body[..], format!("body {seq}").as_bytes());
+            assert!(
+                m.stored.is_none(),
+                "a paged transient message stays transient"
+            );
+        }
+        assert!(ready.is_empty());
     }
 }
