@@ -244,7 +244,13 @@ impl ReadyList {
     pub fn pop_front(&mut self) -> Option<QueuedMessage> {
         loop {
             let level = self.head_level()?;
-            let slot = self.levels[level].pop_front()?;
+            let list = &mut self.levels[level];
+            let slot = list.pop_front()?;
+            // A drained backlog gives its memory back (amortised: only when the
+            // list is down to a quarter of its capacity).
+            if list.capacity() > 4096 && list.len() < list.capacity() / 4 {
+                list.shrink_to(list.len() * 2);
+            }
             self.account_removed(&slot);
             if let Some(message) = self.load(slot) {
                 return Some(message);
