@@ -96,3 +96,45 @@ fn logs_the_bound_port_refuses_a_taken_port_and_stops_on_sigterm() {
     let status = rx.recv_timeout(WAIT).expect("exits after SIGTERM").unwrap();
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
 }
+
+#[test]
+fn a_second_broker_on_the_same_data_directory_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = warren(
+        &[
+            "--amqp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ],
+        data.path(),
+    );
+    wait_for_line(&mut first, "AMQP on").expect("first broker starts");
+    let second = warren(
+        &[
+            "--amqp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ],
+        data.path(),
+    );
+    let out = second.wait_with_output().expect("second broker exits");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another Warren process"),
+        "clear error, got: {stderr}"
+    );
+    let pid = first.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let _ = first.wait();
+}
