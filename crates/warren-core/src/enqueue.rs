@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use warren_store::{StoredMessage, SyncListener};
+use warren_store::SyncListener;
 
 use crate::message::Message;
 use crate::queue::{PublishOutcome, Queue, Stored};
@@ -53,13 +53,7 @@ fn persist(
         .filter(|q| q.store().is_some())
         .map(|q| q.name.clone())
         .collect();
-    let record = StoredMessage {
-        id: store.next_id(),
-        exchange: message.exchange.clone(),
-        routing_key: message.routing_key.clone(),
-        properties: message.properties.clone(),
-        body: message.body.clone(),
-    };
+    let record = message.to_record(store.next_id());
     let location = store.persist(&record, &names, waiter);
     Some(Stored {
         id: record.id,

@@ -18,6 +18,27 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message as a store record with the given id.
+    pub fn to_record(&self, id: u64) -> warren_store::StoredMessage {
+        warren_store::StoredMessage {
+            id,
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            properties: self.properties.clone(),
+            body: self.body.clone(),
+        }
+    }
+
+    /// A message read back from the store.
+    pub fn from_record(record: warren_store::StoredMessage) -> Message {
+        Message {
+            exchange: record.exchange,
+            routing_key: record.routing_key,
+            properties: record.properties,
+            body: record.body,
+        }
+    }
+
     /// A view of the properties for reading single fields.
     pub fn raw_properties(&self) -> RawProperties<'_> {
         RawProperties::new(&self.properties)

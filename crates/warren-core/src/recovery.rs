@@ -147,12 +147,7 @@ fn read_back(
         match store.read(entry.location) {
             Ok(m) => out.push(QueuedMessage {
                 seq: 0,
-                message: Arc::new(Message {
-                    exchange: m.exchange,
-                    routing_key: m.routing_key,
-                    properties: m.properties,
-                    body: m.body,
-                }),
+                message: Arc::new(Message::from_record(m)),
                 redelivered: entry.delivered,
                 stored: Some(Stored {
                     id: entry.id,

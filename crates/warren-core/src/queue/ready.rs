@@ -30,13 +30,7 @@ pub const TRANSIENT_PAGES: &str = concat!(
 
 /// Writes a transient message's record so its body can leave memory.
 fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
-    let record = warren_store::StoredMessage {
-        id: store.next_id(),
-        exchange: message.exchange.clone(),
-        routing_key: message.routing_key.clone(),
-        properties: message.properties.clone(),
-        body: message.body.clone(),
-    };
+    let record = message.to_record(store.next_id());
     let location = store.persist(&record, &[Arc::from(TRANSIENT_PAGES)], None);
     Stored {
         id: record.id,
@@ -210,12 +204,7 @@ impl ReadyList {
         match read {
             Ok(m) => Some(QueuedMessage {
                 seq: p.seq,
-                message: Arc::new(Message {
-                    exchange: m.exchange,
-                    routing_key: m.routing_key,
-                    properties: m.properties,
-                    body: m.body,
-                }),
+                message: Arc::new(Message::from_record(m)),
                 redelivered: p.redelivered,
                 stored: (!p.transient).then_some(p.stored),
                 expires_at: p.expires_at,
