@@ -14,6 +14,9 @@ use crate::index::{encode_header, encode_op, index_path, replay, IndexOp, LiveEn
 use crate::segment::segment_path;
 use crate::store::{Batch, Op, Shared};
 
+/// Largest index (in records) compacted by replaying it in memory.
+const MAX_REPLAYED_COMPACTION: u64 = 1_000_000;
+
 /// Index files kept open at once; others are reopened on demand.
 const OPEN_INDEX_FILES: usize = 256;
 
@@ -21,6 +24,9 @@ struct IndexFile {
     file: File,
     records: u64,
     live: u64,
+    /// `live` is known exactly (the file was created by this writer, rewritten
+    /// by it, or counted by recovery), not guessed after reopening an evicted file.
+    exact: bool,
 }
 
 /// State owned by the writer thread.
@@ -65,6 +71,7 @@ impl Writer {
             if let Some(f) = writer.index(&queue) {
                 f.live = count;
                 f.records = count + 1;
+                f.exact = true;
             }
         }
         writer
@@ -188,6 +195,7 @@ impl Writer {
                     file,
                     records: 1,
                     live: 0,
+                    exact: !existed,
                 },
             );
         }
@@ -224,8 +232,13 @@ impl Writer {
                 IndexOp::Ack { .. } => f.live = f.live.saturating_sub(1),
                 IndexOp::Deliver { .. } => {}
             }
-            // Mostly dead, or drained (then it shrinks back to its header).
-            let compact = f.records > 4 * f.live + 100_000 || (f.live == 0 && f.records > 1_000);
+            // Drained: shrinks back to its header (nothing to read). Mostly dead:
+            // rewritten with its live entries, but only while the file is small
+            // enough to replay in memory (a huge backlog waits until it drains).
+            let drained = f.exact && f.live == 0 && f.records > 1_000;
+            let mostly_dead =
+                f.records > 4 * f.live + 100_000 && f.records <= MAX_REPLAYED_COMPACTION;
+            let compact = drained || mostly_dead;
             self.dirty_indexes.insert(queue.clone());
             if compact {
                 self.compact(queue);
@@ -237,15 +250,26 @@ impl Writer {
     /// Rewrites a queue index with only its live entries.
     fn compact(&mut self, queue: &Arc<str>) {
         let path = index_path(&self.queues_dir, queue);
+        let live_before = self
+            .indexes
+            .get(queue)
+            .filter(|f| f.exact)
+            .map_or(u64::MAX, |f| f.live);
         if let Some(f) = self.indexes.remove(queue) {
             let _ = f.file.sync_data();
         }
         self.dirty_indexes.remove(queue);
-        match rewrite_index(&path, queue) {
+        let result = if live_before == 0 {
+            write_index(&path, queue, &[]).map(|_| 0)
+        } else {
+            rewrite_index(&path, queue)
+        };
+        match result {
             Ok(live) => {
                 if let Some(f) = self.index(queue) {
                     f.live = live;
                     f.records = live + 1;
+                    f.exact = true;
                 }
             }
             Err(e) => tracing::error!("compacting queue index {} failed: {e}", path.display()),

@@ -261,3 +261,29 @@ fn segments_recovered_from_an_earlier_run_are_reclaimed_once_acked() {
     store.flush();
     wait_for(|| segment_count(dir.path()) == 0);
 }
+
+#[test]
+fn acks_on_a_queue_whose_index_was_evicted_from_the_open_files_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy: Arc<str> = Arc::from("busy");
+    let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let kept: Vec<(u64, Location)> = (0..3000)
+        .map(|_| {
+            let m = message(&store, b"x");
+            (m.id, store.persist(&m, std::slice::from_ref(&busy), None))
+        })
+        .collect();
+    // Touch more queues than the writer keeps open, so "busy" is closed and
+    // later reopened without knowing how many live entries it has.
+    for i in 0..400 {
+        let q: Arc<str> = Arc::from(format!("other-{i}").as_str());
+        store.persist(&message(&store, b"y"), std::slice::from_ref(&q), None);
+        store.flush();
+    }
+    for (id, loc) in &kept[..1500] {
+        store.ack(&busy, *id, *loc);
+    }
+    store.close();
+    let (_, recovered) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    assert_eq!(recovered.queues["busy"].len(), 1500);
+}

@@ -235,9 +235,10 @@ impl ReadyList {
             let level = self.head_level()?;
             let list = &mut self.levels[level];
             let slot = list.pop_front()?;
-            // A drained backlog gives its memory back (amortised: only when the
-            // list is down to a quarter of its capacity).
-            if list.capacity() > 4096 && list.len() < list.capacity() / 4 {
+            // A drained backlog gives its memory back (amortised, and only when
+            // the list is down to an eighth of its capacity, so the new buffer
+            // is small next to the old one while both exist).
+            if list.capacity() > 4096 && list.len() < list.capacity() / 8 {
                 list.shrink_to(list.len() * 2);
             }
             self.account_removed(&slot);
