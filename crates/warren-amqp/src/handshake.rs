@@ -310,6 +310,7 @@ pub async fn handshake(
         frame_max: frame_max as usize,
         channel_max,
         capabilities,
+        sync_listener: outbox.clone(),
         outbox,
         exclusive_queues: Vec::new(),
         // Grows with the first write: idle connections keep no output buffer.

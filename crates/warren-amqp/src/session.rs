@@ -37,6 +37,9 @@ pub struct Session {
     pub capabilities: ClientCapabilities,
     /// Where queues leave deliveries for this connection.
     pub outbox: Arc<Outbox>,
+    /// The same outbox, as the message store's sync listener (told when
+    /// persistent publishes are on disk), so publishing need not clone it.
+    pub sync_listener: Arc<dyn warren_store::SyncListener>,
     /// Exclusive queues declared by this connection (deleted when it closes).
     pub exclusive_queues: Vec<Arc<Queue>>,
     /// Bytes waiting to be written to the socket.

@@ -25,7 +25,7 @@ pub struct Enqueued {
 pub fn enqueue(
     queues: &[Arc<Queue>],
     message: &Arc<Message>,
-    waiter: Option<(Arc<dyn SyncListener>, u64)>,
+    waiter: Option<(&Arc<dyn SyncListener>, u64)>,
 ) -> Enqueued {
     let stored = persist(queues, message, waiter);
     let mut rejected = false;
@@ -42,18 +42,19 @@ pub fn enqueue(
 fn persist(
     queues: &[Arc<Queue>],
     message: &Arc<Message>,
-    waiter: Option<(Arc<dyn SyncListener>, u64)>,
+    waiter: Option<(&Arc<dyn SyncListener>, u64)>,
 ) -> Option<Stored> {
     if !message.is_persistent() {
         return None;
     }
-    let store = queues.iter().find_map(|q| q.store())?.clone();
+    let store = queues.iter().find_map(|q| q.store())?;
     let names: Vec<Arc<str>> = queues
         .iter()
         .filter(|q| q.store().is_some())
         .map(|q| q.name.clone())
         .collect();
     let record = message.to_record(store.next_id());
+    let waiter = waiter.map(|(listener, token)| (listener.clone(), token));
     let location = store.persist(&record, &names, waiter);
     Some(Stored {
         id: record.id,

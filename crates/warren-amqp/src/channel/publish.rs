@@ -15,7 +15,6 @@ use warren_core::message::parse_expiration;
 use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Exchange, ExchangeKind, Message};
-use warren_store::SyncListener;
 
 use crate::outbox::sync_token;
 
@@ -334,10 +333,7 @@ impl Channel {
             c.published += 1;
             c.published
         });
-        let waiter = seq.map(|seq| {
-            let listener: Arc<dyn SyncListener> = session.outbox.clone();
-            (listener, sync_token(self.id, seq))
-        });
+        let waiter = seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq)));
         let outcome = enqueue(&queues, &message, waiter);
         queues.clear();
         self.route_buf = queues;

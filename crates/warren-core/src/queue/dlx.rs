@@ -9,13 +9,9 @@ impl Queue {
     /// arguments or policy); without one, or if that exchange does not exist,
     /// they are dropped, as in RabbitMQ.
     pub(super) fn dead_letter(&self, dead: Vec<Dead>) {
-        for d in &dead {
-            if let (Some(store), Some(stored)) = (self.store(), d.stored) {
-                if !self.is_gone() {
-                    store.ack(&self.name, stored.id, stored.location);
-                }
-            }
-        }
+        dead.iter()
+            .filter_map(|d| d.stored)
+            .for_each(|s| self.forget(s));
         let (dlx, routing_key) = {
             let state = self.state.lock();
             (

@@ -234,10 +234,16 @@ impl Queue {
     /// Records on disk that a persisted message left the queue for good
     /// (acknowledged, rejected without requeue, purged, delivered with no-ack).
     pub fn forget_stored(&self, message: &QueuedMessage) {
-        if let (Some(store), Some(stored)) = (self.store.get(), message.stored) {
-            if !self.gone.load(Ordering::Acquire) {
-                store.ack(&self.name, stored.id, stored.location);
-            }
+        if let Some(stored) = message.stored {
+            self.forget(stored);
+        }
+    }
+
+    /// Writes the ack record for a stored copy (unless the queue, and with it
+    /// its index, is gone).
+    fn forget(&self, stored: Stored) {
+        if let (Some(store), false) = (self.store.get(), self.is_gone()) {
+            store.ack(&self.name, stored.id, stored.location);
         }
     }
 
@@ -544,11 +550,7 @@ impl Queue {
     /// are not dead-lettered (as in RabbitMQ).
     pub fn purge(&self) -> usize {
         let (count, stored) = self.state.lock().ready.drain_stored();
-        if let (Some(store), false) = (self.store.get(), self.is_gone()) {
-            for s in stored {
-                store.ack(&self.name, s.id, s.location);
-            }
-        }
+        stored.into_iter().for_each(|s| self.forget(s));
         count
     }
 

@@ -28,10 +28,16 @@ pub const TRANSIENT_PAGES: &str = concat!(
     "................................................................"
 );
 
+/// [`TRANSIENT_PAGES`] as the shared name the store takes (allocated once).
+fn transient_pages() -> &'static Arc<str> {
+    static NAME: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| Arc::from(TRANSIENT_PAGES))
+}
+
 /// Writes a transient message's record so its body can leave memory.
 fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
     let record = message.to_record(store.next_id());
-    let location = store.persist(&record, &[Arc::from(TRANSIENT_PAGES)], None);
+    let location = store.persist(&record, std::slice::from_ref(transient_pages()), None);
     Stored {
         id: record.id,
         location,
@@ -194,7 +200,7 @@ impl ReadyList {
         };
         let store = self.store.as_ref()?;
         if p.transient {
-            store.ack(&Arc::from(TRANSIENT_PAGES), p.stored.id, p.stored.location);
+            store.ack(transient_pages(), p.stored.id, p.stored.location);
         }
         let read = store.read(p.stored.location).or_else(|_| {
             // The record may still be in the writer's pending batch.
@@ -323,12 +329,11 @@ impl ReadyList {
     pub fn drain_stored(&mut self) -> (usize, Vec<Stored>) {
         let n = self.len;
         let slots: Vec<Slot> = self.levels.iter_mut().flat_map(|l| l.drain(..)).collect();
-        let pages: Arc<str> = Arc::from(TRANSIENT_PAGES);
         let mut stored = Vec::new();
         for slot in slots {
             match (&slot, &self.store) {
                 (Slot::Paged(p), Some(store)) if p.transient => {
-                    store.ack(&pages, p.stored.id, p.stored.location)
+                    store.ack(transient_pages(), p.stored.id, p.stored.location)
                 }
                 _ => stored.extend(slot.stored()),
             }
