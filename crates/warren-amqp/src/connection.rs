@@ -205,6 +205,7 @@ impl Connection {
             }
         }
         if total > 0 {
+            self.session.broker.alarms.charge(total);
             self.last_read = Instant::now();
             let info = &self.session.info;
             info.recv_oct.fetch_add(total as u64, Relaxed);
@@ -515,7 +516,7 @@ impl Connection {
         let mut batch = Vec::new();
         self.session.outbox.drain_into(&mut batch);
         self.pending.extend(batch);
-        let mut written = 0;
+        let (mut written, mut written_bytes) = (0, 0);
         while self.session.out.len() < OUT_HIGH_WATER {
             let Some(item) = self.pending.pop_front() else {
                 break;
@@ -523,6 +524,7 @@ impl Connection {
             match item {
                 Outgoing::Deliver(d) => {
                     written += 1;
+                    written_bytes += d.message.message.body_size();
                     match self.channels.get_mut(&d.consumer.channel) {
                         Some(channel) if channel.owns(&d.consumer) => {
                             channel.write_delivery(d, &mut self.session)
@@ -543,7 +545,7 @@ impl Connection {
                 }
             }
         }
-        if written > 0 && self.session.outbox.written(written) {
+        if written > 0 && self.session.outbox.written(written, written_bytes) {
             self.channels.values().for_each(Channel::kick_queues);
         }
     }

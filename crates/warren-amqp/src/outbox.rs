@@ -13,6 +13,12 @@ use warren_core::{Consumer, Delivery, DeliverySink};
 /// queues stop dispatching to this connection until it catches up.
 pub const OUTBOX_HIGH_WATER: usize = 4096;
 
+/// Message bytes buffered beyond this make the outbox report itself full: a
+/// consumer that stops reading its socket holds at most this much (plus the
+/// connection's 1 MiB output buffer and the kernel's socket buffers) in
+/// deliveries; the rest stays in its queues.
+pub const OUTBOX_HIGH_BYTES: usize = 8 << 20;
+
 /// Something a queue wants the connection to send.
 pub enum Outgoing {
     /// A message for a consumer.
@@ -43,6 +49,7 @@ impl warren_store::SyncListener for Outbox {
 pub struct Outbox {
     items: Mutex<Vec<Outgoing>>,
     pending: AtomicUsize,
+    pending_bytes: AtomicUsize,
     notify: Notify,
     close_request: Mutex<Option<String>>,
 }
@@ -59,11 +66,14 @@ impl Outbox {
         std::mem::swap(&mut *items, into);
     }
 
-    /// Marks `n` drained deliveries as written to the socket buffer; returns true
-    /// if the outbox went from full to having room (queues should dispatch again).
-    pub fn written(&self, n: usize) -> bool {
+    /// Marks `n` drained deliveries carrying `bytes` of message bodies as
+    /// written to the socket buffer; returns true if the outbox went from full
+    /// to having room (queues should dispatch again).
+    pub fn written(&self, n: usize, bytes: usize) -> bool {
         let before = self.pending.fetch_sub(n, Ordering::AcqRel);
-        before >= OUTBOX_HIGH_WATER && before - n < OUTBOX_HIGH_WATER
+        let before_bytes = self.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        let was_full = before >= OUTBOX_HIGH_WATER || before_bytes >= OUTBOX_HIGH_BYTES;
+        was_full && before - n < OUTBOX_HIGH_WATER && before_bytes - bytes < OUTBOX_HIGH_BYTES
     }
 
     /// Takes an operator's request to close the connection, if one came.
@@ -96,6 +106,8 @@ impl Closer for OutboxCloser {
 impl DeliverySink for Outbox {
     fn deliver(&self, delivery: Delivery) {
         self.pending.fetch_add(1, Ordering::AcqRel);
+        let size = delivery.message.message.body_size();
+        self.pending_bytes.fetch_add(size, Ordering::AcqRel);
         self.push(Outgoing::Deliver(delivery));
     }
 
@@ -105,5 +117,6 @@ impl DeliverySink for Outbox {
 
     fn is_writable(&self) -> bool {
         self.pending.load(Ordering::Acquire) < OUTBOX_HIGH_WATER
+            && self.pending_bytes.load(Ordering::Acquire) < OUTBOX_HIGH_BYTES
     }
 }

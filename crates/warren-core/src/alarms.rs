@@ -4,7 +4,7 @@
 //! connection watching [`Alarms::subscribe`] blocks its publishers until it clears.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
@@ -93,6 +93,10 @@ impl AlarmSet {
 /// messages out to disk (RabbitMQ's `vm_memory_high_watermark_paging_ratio`).
 pub const PAGING_RATIO: f64 = 0.5;
 
+/// The least memory credit granted after a measurement, so that a process
+/// sitting at a threshold is not re-measured for every read.
+const MIN_HEADROOM: u64 = 256 << 10;
+
 /// The broker's alarm state, limits and last measurements.
 pub struct Alarms {
     memory_limit: AtomicU64,
@@ -104,6 +108,10 @@ pub struct Alarms {
     data_dir: OnceLock<PathBuf>,
     monitor_started: AtomicBool,
     paging: Arc<AtomicBool>,
+    /// Memory credit: bytes connections may still read before memory is
+    /// measured again (the distance to the next threshold at the last measurement).
+    headroom: AtomicI64,
+    measuring: AtomicBool,
 }
 
 impl Alarms {
@@ -120,6 +128,8 @@ impl Alarms {
             data_dir: OnceLock::new(),
             monitor_started: AtomicBool::new(false),
             paging: Arc::new(AtomicBool::new(false)),
+            headroom: AtomicI64::new(0),
+            measuring: AtomicBool::new(false),
         }
     }
 
@@ -176,11 +186,35 @@ impl Alarms {
     pub fn record_memory_used(&self, bytes: u64) {
         self.memory_used.store(bytes, Relaxed);
         let limit = self.memory_limit.load(Relaxed);
-        self.paging.store(
-            limit > 0 && bytes as f64 >= limit as f64 * PAGING_RATIO,
-            Relaxed,
-        );
+        let paging_at = (limit as f64 * PAGING_RATIO) as u64;
+        self.paging.store(limit > 0 && bytes >= paging_at, Relaxed);
+        let next = if bytes < paging_at { paging_at } else { limit };
+        let headroom = next.saturating_sub(bytes).max(MIN_HEADROOM);
+        self.headroom
+            .store(headroom.min(i64::MAX as u64) as i64, Relaxed);
         self.evaluate();
+    }
+
+    /// Charges `bytes` just read from a client against the memory credit;
+    /// when the credit runs out memory is measured at once rather than at the
+    /// monitor's next tick, so a fast publisher cannot run far past the high
+    /// watermark (or the paging threshold) between two samples.
+    pub fn charge(&self, bytes: usize) {
+        self.charge_with(bytes, process_rss);
+    }
+
+    /// [`Alarms::charge`] with the measurement supplied (for tests).
+    pub fn charge_with(&self, bytes: usize, measure: impl FnOnce() -> u64) {
+        let bytes = bytes.min(i64::MAX as usize) as i64;
+        if self.headroom.fetch_sub(bytes, Relaxed) > bytes {
+            return;
+        }
+        // One measurement at a time; the others go on with the old figure.
+        if self.measuring.swap(true, Relaxed) {
+            return;
+        }
+        self.record_memory_used(measure());
+        self.measuring.store(false, Relaxed);
     }
 
     /// Records a free disk space measurement and updates the alarms.
@@ -342,6 +376,34 @@ mod tests {
         assert!(alarms.active().disk);
         alarms.record_memory_used(u64::MAX);
         assert_eq!(alarms.active().reason(), "low on memory & low on disk");
+    }
+
+    #[test]
+    fn running_out_of_memory_credit_measures_at_once() {
+        let mb = 1 << 20;
+        let alarms = Alarms::new(
+            MemoryWatermark::Absolute(100 * mb),
+            DiskFreeLimit::Absolute(10),
+        );
+        alarms.record_memory_used(20 * mb);
+        // 30 MB of credit up to the paging threshold (50 MB): no measurement.
+        alarms.charge_with(29 * mb as usize, || panic!("measured too early"));
+        assert!(!alarms.paging_advice().load(Relaxed));
+        let mut measured = false;
+        alarms.charge_with(2 * mb as usize, || {
+            measured = true;
+            60 * mb
+        });
+        assert!(measured, "credit ran out but memory was not measured");
+        assert!(alarms.paging_advice().load(Relaxed));
+        assert!(!alarms.active().memory);
+        // Next threshold is the watermark itself, 40 MB away.
+        alarms.charge_with(39 * mb as usize, || panic!("measured too early"));
+        alarms.charge_with(2 * mb as usize, || 101 * mb);
+        assert!(
+            alarms.active().memory,
+            "the alarm waits for the monitor's tick"
+        );
     }
 
     #[test]
