@@ -6,8 +6,6 @@
 //! reported and everything else is served.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,67 +16,15 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 
+mod process;
+use process::BrokerProcess;
+
 const QUEUE: &str = "crash-test";
 /// An ack sent this long before a kill has certainly been processed.
 const ACK_SETTLE: Duration = Duration::from_millis(1000);
 
-struct Broker {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-fn start(dir: &std::path::Path) -> Broker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .args([
-            "--amqp-port",
-            "0",
-            "--http-port",
-            "0",
-            "--metrics-port",
-            "0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("WARREN_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn warren");
-    let stdout = child.stdout.take().expect("stdout");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("AMQP on ").nth(1) {
-                let port = addr
-                    .split(',')
-                    .next()
-                    .and_then(|a| a.rsplit(':').next())
-                    .and_then(|p| p.trim().parse::<u16>().ok());
-                let _ = tx.send(port);
-            }
-            lines.lock().push(line);
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("broker starts")
-        .expect("port in log");
-    Broker { child, port, log }
-}
-
-impl Broker {
-    fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
-    }
-
-    fn kill(mut self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args([signal, &pid]).status();
-        let _ = self.child.wait();
-    }
+fn start(dir: &std::path::Path) -> BrokerProcess {
+    BrokerProcess::start(dir, &[])
 }
 
 #[derive(Default)]

@@ -44,6 +44,13 @@ fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
     }
 }
 
+/// While memory runs high (past the paging ratio of the watermark) a queue
+/// keeps at most this many bodies in memory, whatever its normal budget, and
+/// pages the rest out as they arrive.
+const MEMORY_HIGH_MESSAGES: usize = 1024;
+/// The same budget in body bytes.
+const MEMORY_HIGH_BYTES: usize = 4 << 20;
+
 /// A ready message whose body lives only on disk.
 struct Paged {
     seq: u64,
@@ -141,10 +148,20 @@ impl ReadyList {
         self.levels.iter().rposition(|l| !l.is_empty())
     }
 
-    fn over_budget(&self) -> bool {
+    /// Whether the queue holds as many bodies in memory as it may: its
+    /// configured budget, or a small one while memory runs high.
+    fn over_budget(&self, memory_high: bool) -> bool {
         self.store.as_ref().is_some_and(|s| {
             let c = s.config();
-            self.loaded >= c.queue_memory_messages || self.loaded_bytes >= c.queue_memory_bytes
+            let (messages, bytes) = if memory_high {
+                (
+                    c.queue_memory_messages.min(MEMORY_HIGH_MESSAGES),
+                    c.queue_memory_bytes.min(MEMORY_HIGH_BYTES),
+                )
+            } else {
+                (c.queue_memory_messages, c.queue_memory_bytes)
+            };
+            self.loaded >= messages || self.loaded_bytes >= bytes
         })
     }
 
@@ -158,7 +175,7 @@ impl ReadyList {
             .memory_high
             .as_ref()
             .is_some_and(|m| m.load(Ordering::Relaxed));
-        let page = self.over_budget() && (message.stored.is_some() || memory_high);
+        let page = self.over_budget(memory_high) && (message.stored.is_some() || memory_high);
         let store = match &self.store {
             Some(store) if page => store,
             _ => {
@@ -371,6 +388,20 @@ mod tests {
             expires_at: None,
             priority: 0,
         }
+    }
+
+    #[test]
+    fn memory_running_high_shrinks_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        let memory_high = Arc::new(AtomicBool::new(true));
+        let mut ready = ReadyList::default();
+        ready.attach_store(Arc::new(store), Some(memory_high));
+        for seq in 0..3000 {
+            ready.push_back(transient(seq));
+        }
+        assert_eq!(ready.loaded(), MEMORY_HIGH_MESSAGES);
+        assert_eq!(ready.len(), 3000);
     }
 
     #[test]
