@@ -205,7 +205,6 @@ impl Connection {
             }
         }
         if total > 0 {
-            self.session.broker.alarms.charge(total);
             self.last_read = Instant::now();
             let info = &self.session.info;
             info.recv_oct.fetch_add(total as u64, Relaxed);
@@ -310,6 +309,10 @@ impl Connection {
         }
         for channel in self.channels.values_mut() {
             channel.flush_confirms(&mut self.session);
+        }
+        let charge = std::mem::take(&mut self.session.memory_charge);
+        if charge > 0 {
+            self.session.broker.alarms.charge(charge);
         }
     }
 

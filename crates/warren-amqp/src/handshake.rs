@@ -317,6 +317,7 @@ pub async fn handshake(
         out: BytesMut::new(),
         now: tokio::time::Instant::now(),
         info,
+        memory_charge: 0,
     };
     Ok(Handshake {
         session,

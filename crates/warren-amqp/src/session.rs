@@ -49,6 +49,9 @@ pub struct Session {
     pub now: tokio::time::Instant,
     /// This connection's entry in the broker's registry (counters, channels).
     pub info: Arc<ConnectionInfo>,
+    /// Estimated memory the messages published since the last charge hold in
+    /// queues; charged against the broker's memory credit after each batch.
+    pub memory_charge: usize,
 }
 
 impl Session {

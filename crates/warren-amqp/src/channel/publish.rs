@@ -53,6 +53,22 @@ pub struct Pending {
     cc: Vec<Bytes>,
 }
 
+/// Bytes a message's struct and its shared allocation cost beyond its content.
+const MESSAGE_OVERHEAD: usize = 256;
+/// Bytes each queue's entry for a message costs.
+const QUEUE_ENTRY_OVERHEAD: usize = 128;
+
+/// What a message routed to `queues` queues adds to memory, as charged
+/// against the broker's memory credit (small messages cost far more than
+/// their bytes on the wire).
+fn memory_estimate(message: &Message, queues: usize) -> usize {
+    if queues == 0 {
+        return 0;
+    }
+    let content = message.body.len() + message.properties.len() + message.routing_key.len();
+    content + MESSAGE_OVERHEAD + QUEUE_ENTRY_OVERHEAD * queues
+}
+
 fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
     std::str::from_utf8(bytes)
         .map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
@@ -335,6 +351,7 @@ impl Channel {
         });
         let waiter = seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq)));
         let outcome = enqueue(&queues, &message, waiter);
+        session.memory_charge += memory_estimate(&message, queues.len());
         queues.clear();
         self.route_buf = queues;
         if let (Some(seq), Some(confirms)) = (seq, self.confirms.as_mut()) {
