@@ -593,3 +593,55 @@ fn bad_certificate_files_are_clear_errors() {
     .unwrap_err();
     assert!(matches!(e, TlsError::NoCaFile), "{e}");
 }
+
+/// A backlog larger than the output high-water mark (1 MiB) and than one TLS
+/// buffer drains completely through the TLS transport. (Kept under 2 MB: a
+/// larger backlog stalls on plain TCP too, a separate, pre-existing issue.)
+#[tokio::test]
+async fn a_backlog_drains_over_tls() {
+    let pki = Pki::new("Warren test CA");
+    let broker = start(&pki, Verify::None, false).await;
+    let plain = broker.amqprs().await;
+    let channel = within(plain.open_channel(None)).await.unwrap();
+    within(channel.queue_declare(QueueDeclareArguments::new("backlog")))
+        .await
+        .unwrap();
+    let body = vec![7u8; 100_000];
+    for _ in 0..15 {
+        within(channel.basic_publish(
+            BasicProperties::default(),
+            body.clone(),
+            BasicPublishArguments::new("", "backlog"),
+        ))
+        .await
+        .unwrap();
+    }
+    let queue = broker.broker.vhost("/").unwrap().queue("backlog").unwrap();
+    common::eventually(|| queue.message_count() == 15).await;
+    let conn = amqprs_tls(
+        &broker,
+        pki.client(None),
+        SecurityCredentials::new_plain("guest", "guest"),
+    )
+    .await
+    .unwrap();
+    let tls_channel = within(conn.open_channel(None)).await.unwrap();
+    let (_tag, mut rx) = within(
+        tls_channel.basic_consume_rx(
+            BasicConsumeArguments::new("backlog", "")
+                .manual_ack(false)
+                .finish(),
+        ),
+    )
+    .await
+    .unwrap();
+    for _ in 0..15 {
+        let message = within(rx.recv()).await.expect("a delivery");
+        assert_eq!(message.content.as_deref().map(<[u8]>::len), Some(100_000));
+    }
+    within(tls_channel.close()).await.unwrap();
+    within(channel.close()).await.unwrap();
+    let _ = within(conn.close()).await;
+    let _ = within(plain.close()).await;
+    broker.shutdown().await;
+}
