@@ -164,6 +164,9 @@ impl Connection {
                 // TLS may have records to send with no AMQP output pending.
                 ready = stream.writable(), if !self.session.out.is_empty() || stream.wants_write() => ready?,
                 _ = outbox.wait(), if room => {}
+                // drain_outbox stopped at the high-water mark and the socket has
+                // since taken everything: no event will come for the rest.
+                _ = std::future::ready(()), if room && !self.pending.is_empty() => {}
                 changed = alarms.changed() => {
                     if changed.is_ok() {
                         let set = *alarms.borrow_and_update();
