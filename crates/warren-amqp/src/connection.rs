@@ -22,9 +22,11 @@ use warren_core::{Broker, BrokerError, Queue};
 
 use crate::channel::{Channel, Fault};
 use crate::flow::Flow;
-use crate::handshake::{codec_error, handshake, HandshakeError};
+use crate::handshake::{codec_error, HandshakeError};
 use crate::outbox::Outgoing;
 use crate::session::Session;
+use crate::tls::AmqpsSettings;
+use crate::transport::Transport;
 
 /// Output beyond this many bytes stops reading input and draining deliveries
 /// until the socket takes it.
@@ -63,20 +65,26 @@ struct Connection {
     flow: Flow,
 }
 
-/// Serves one accepted socket until it closes.
+/// Serves one accepted socket (TLS on the amqps listener) until it closes.
 pub async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
+    tls: Option<AmqpsSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let timeout = broker.config.handshake_timeout;
-    let handshake = match tokio::time::timeout(timeout, handshake(&mut stream, peer, &broker)).await
-    {
+    // The handshake timeout covers the TLS handshake too.
+    let opening = crate::accept::open(stream, peer, &broker, tls.as_ref());
+    let (mut stream, handshake) = match tokio::time::timeout(timeout, opening).await {
         Ok(Ok(h)) => h,
         Ok(Err(HandshakeError::Refused(e))) => {
             tracing::warn!(%peer, "closing AMQP connection during handshake: {e}");
+            return;
+        }
+        Ok(Err(e @ HandshakeError::Tls(_))) => {
+            tracing::warn!(%peer, "closing AMQP connection: {e}");
             return;
         }
         Ok(Err(e)) => {
@@ -105,9 +113,10 @@ pub async fn serve(
         phase: Phase::Open,
         flow,
     };
-    if let Err(e) = conn.run(&stream, &mut shutdown, &mut alarms).await {
+    if let Err(e) = conn.run(&mut stream, &mut shutdown, &mut alarms).await {
         tracing::debug!(%peer, "AMQP connection socket error: {e}");
     }
+    stream.close();
     conn.cleanup();
     tracing::debug!(%peer, "AMQP connection closed");
 }
@@ -115,7 +124,7 @@ pub async fn serve(
 impl Connection {
     async fn run(
         &mut self,
-        stream: &TcpStream,
+        stream: &mut Transport,
         shutdown: &mut watch::Receiver<bool>,
         alarms: &mut watch::Receiver<AlarmSet>,
     ) -> std::io::Result<()> {
@@ -126,7 +135,10 @@ impl Connection {
         loop {
             self.drain_outbox();
             self.flush(stream)?;
-            if matches!(self.phase, Phase::Finishing) && self.session.out.is_empty() {
+            if matches!(self.phase, Phase::Finishing)
+                && self.session.out.is_empty()
+                && !stream.wants_write()
+            {
                 return Ok(());
             }
             let room = self.session.out.len() < OUT_HIGH_WATER;
@@ -149,8 +161,12 @@ impl Connection {
                         tokio::task::yield_now().await;
                     }
                 }
-                ready = stream.writable(), if !self.session.out.is_empty() => ready?,
+                // TLS may have records to send with no AMQP output pending.
+                ready = stream.writable(), if !self.session.out.is_empty() || stream.wants_write() => ready?,
                 _ = outbox.wait(), if room => {}
+                // drain_outbox stopped at the high-water mark and the socket has
+                // since taken everything: no event will come for the rest.
+                _ = std::future::ready(()), if room && !self.pending.is_empty() => {}
                 changed = alarms.changed() => {
                     if changed.is_ok() {
                         let set = *alarms.borrow_and_update();
@@ -185,7 +201,7 @@ impl Connection {
     }
 
     /// Reads what the socket has. Returns (still open, read a full chunk).
-    fn read(&mut self, stream: &TcpStream) -> std::io::Result<(bool, bool)> {
+    fn read(&mut self, stream: &mut Transport) -> std::io::Result<(bool, bool)> {
         let mut total = 0;
         while total < READ_CHUNK {
             if self.input.capacity() - self.input.len() < self.read_reserve / 4 {
@@ -213,7 +229,7 @@ impl Connection {
         Ok((true, total >= READ_CHUNK))
     }
 
-    fn flush(&mut self, stream: &TcpStream) -> std::io::Result<()> {
+    fn flush(&mut self, stream: &mut Transport) -> std::io::Result<()> {
         while !self.session.out.is_empty() {
             match stream.try_write(&self.session.out) {
                 Ok(n) => {
@@ -227,6 +243,7 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
+        stream.flush_pending()?;
         if self.session.out.is_empty() && self.session.out.capacity() > 4 * OUT_HIGH_WATER {
             self.session.out = BytesMut::new();
         }

@@ -1,12 +1,12 @@
-//! The AMQP connection handshake: protocol header, start/start-ok (PLAIN and
-//! AMQPLAIN), tune/tune-ok and open/open-ok.
+//! The AMQP connection handshake: protocol header, start/start-ok (PLAIN,
+//! AMQPLAIN, and EXTERNAL for TLS clients with a verified certificate),
+//! tune/tune-ok and open/open-ok.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use warren_codec::frame::{decode_frame, FRAME_MIN_SIZE};
 use warren_codec::method::{decode_method, Method};
 use warren_codec::spec::{connection, AMQPClass};
@@ -29,12 +29,38 @@ pub enum HandshakeError {
     /// The socket failed or the peer went away.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS handshake failed (not TLS, untrusted or missing client
+    /// certificate, no common protocol version or cipher).
+    #[error("TLS handshake: {0}")]
+    Tls(std::io::Error),
     /// The peer did not speak AMQP 0-9-1; the supported header was sent back.
     #[error("unsupported protocol header {0:?}")]
     BadHeader(Vec<u8>),
     /// The peer broke the handshake; connection.close was sent with this error.
     #[error("{0}")]
     Refused(BrokerError),
+}
+
+/// What the transport knows about the client.
+pub struct PeerInfo {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Our address.
+    pub local: Option<SocketAddr>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// A verified TLS client certificate, if the client presented one: it
+    /// makes EXTERNAL available.
+    pub certificate: Option<CertificateLogin>,
+}
+
+/// The login a verified client certificate offers through EXTERNAL.
+pub struct CertificateLogin {
+    /// The user name taken from the certificate (per `ssl_cert_login_from`),
+    /// or None if its subject names none.
+    pub user: Option<String>,
+    /// The subject DN, for log messages.
+    pub subject: String,
 }
 
 /// A completed handshake: the session, the negotiated heartbeat (seconds) and
@@ -78,16 +104,18 @@ fn server_properties() -> FieldTable {
     props
 }
 
-struct Wire<'a> {
-    stream: &'a mut TcpStream,
+struct Wire<'a, S> {
+    stream: &'a mut S,
     input: BytesMut,
 }
 
-impl Wire<'_> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
     async fn send(&mut self, method: AMQPClass) -> std::io::Result<()> {
         let mut out = BytesMut::new();
         encode::write_method(&mut out, 0, &method);
-        self.stream.write_all(&out).await
+        self.stream.write_all(&out).await?;
+        // A no-op on TCP; pushes the TLS records out.
+        self.stream.flush().await
     }
 
     /// Reads the next method on channel 0, skipping heartbeats.
@@ -162,12 +190,14 @@ pub fn codec_error(e: warren_codec::CodecError) -> BrokerError {
     }
 }
 
-/// Runs the handshake on a freshly accepted socket.
-pub async fn handshake(
-    stream: &mut TcpStream,
-    peer: SocketAddr,
+/// Runs the handshake on a freshly accepted socket (plain, or TLS once its
+/// own handshake is done).
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    client: &PeerInfo,
     broker: &Arc<Broker>,
 ) -> Result<Handshake, HandshakeError> {
+    let peer = client.addr;
     let mut header = [0u8; 8];
     let mut got = 0;
     while got < 8 {
@@ -179,6 +209,7 @@ pub async fn handshake(
         // RabbitMQ treats the 0-9 header as 0-9-1 (the two are close enough).
         if header[..got] != PROTOCOL_HEADER[..got] && header[..got] != AMQP_0_9_HEADER[..got] {
             stream.write_all(&PROTOCOL_HEADER).await?;
+            stream.flush().await?;
             return Err(HandshakeError::BadHeader(header[..got].to_vec()));
         }
     }
@@ -191,16 +222,17 @@ pub async fn handshake(
             version_major: 0,
             version_minor: 9,
             server_properties: server_properties(),
-            mechanisms: LongString::from(b"PLAIN AMQPLAIN".to_vec()),
+            mechanisms: LongString::from(mechanisms(client).as_bytes().to_vec()),
             locales: LongString::from(b"en_US".to_vec()),
         },
     )))
     .await?;
-    let (user, capabilities, client_properties) = match wire.next_method().await? {
+    let (user, mechanism, capabilities, client_properties) = match wire.next_method().await? {
         AMQPClass::Connection(connection::AMQPMethod::StartOk(ok)) => {
-            match authenticate(broker, &ok, peer) {
+            match authenticate(broker, &ok, client) {
                 Ok(user) => (
                     user,
+                    ok.mechanism.as_str().to_string(),
                     client_capabilities(&ok.client_properties),
                     table_to_json(&ok.client_properties),
                 ),
@@ -285,9 +317,16 @@ pub async fn handshake(
     let id = broker.next_connection_id();
     let outbox = Arc::new(Outbox::default());
     let meta = ConnectionMeta {
-        name: format!("{peer} -> {}", stream_local(wire.stream)),
+        name: format!(
+            "{peer} -> {}",
+            client
+                .local
+                .map_or_else(|| "?".to_string(), |a| a.to_string())
+        ),
         peer: Some(peer),
-        local: wire.stream.local_addr().ok(),
+        local: client.local,
+        ssl: client.tls,
+        auth_mechanism: mechanism,
         user: user.clone(),
         vhost: vhost_name.clone(),
         protocol: "AMQP 0-9-1".into(),
@@ -326,10 +365,14 @@ pub async fn handshake(
     })
 }
 
-fn stream_local(stream: &TcpStream) -> String {
-    stream
-        .local_addr()
-        .map_or_else(|_| "?".to_string(), |a| a.to_string())
+/// The SASL mechanisms offered: EXTERNAL only to a client that presented a
+/// verified certificate.
+fn mechanisms(client: &PeerInfo) -> &'static str {
+    if client.certificate.is_some() {
+        "PLAIN AMQPLAIN EXTERNAL"
+    } else {
+        "PLAIN AMQPLAIN"
+    }
 }
 
 fn negotiate_frame_max(client: u32, server: u32) -> Result<u32, BrokerError> {
@@ -352,12 +395,16 @@ fn negotiate_frame_max(client: u32, server: u32) -> Result<u32, BrokerError> {
 fn authenticate(
     broker: &Broker,
     ok: &connection::StartOk,
-    peer: SocketAddr,
+    client: &PeerInfo,
 ) -> Result<String, BrokerError> {
+    let peer = client.addr;
     let response = ok.response.as_bytes();
     let (user, pass) = match ok.mechanism.as_str() {
         "PLAIN" => parse_plain(response),
         "AMQPLAIN" => parse_amqplain(response),
+        "EXTERNAL" if client.certificate.is_some() => {
+            return authenticate_external(broker, client.certificate.as_ref(), peer)
+        }
         other => {
             return Err(BrokerError::CommandInvalid(format!(
                 "unknown authentication mechanism '{other}'"
@@ -380,6 +427,33 @@ fn authenticate(
             }
             other => other,
         })
+}
+
+/// EXTERNAL: the user named by the verified client certificate must exist;
+/// no password is checked (as rabbitmq_auth_mechanism_ssl). Failures take
+/// the same 403 ACCESS_REFUSED path as a failed PLAIN login.
+fn authenticate_external(
+    broker: &Broker,
+    certificate: Option<&CertificateLogin>,
+    peer: SocketAddr,
+) -> Result<String, BrokerError> {
+    let refused = || {
+        BrokerError::AccessRefused(
+            "Login was refused using authentication mechanism EXTERNAL. For details see the broker logfile.".into(),
+        )
+    };
+    let Some(certificate) = certificate else {
+        return Err(refused());
+    };
+    let Some(name) = &certificate.user else {
+        tracing::warn!(%peer, subject = %certificate.subject, "EXTERNAL login refused: the client certificate's subject names no user");
+        return Err(refused());
+    };
+    broker
+        .users
+        .authenticate_external(name, Some(peer.ip()))
+        .map(|u| u.name)
+        .inspect_err(|e| tracing::warn!(%peer, user = %name, "EXTERNAL login refused: {e}"))
 }
 
 /// PLAIN: `authzid \0 authcid \0 password`.

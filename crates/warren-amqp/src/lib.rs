@@ -6,6 +6,7 @@
 //! frames as the socket holds, acts on them, appends replies and deliveries to
 //! one output buffer, and writes it with one syscall per wake-up.
 
+mod accept;
 mod channel;
 mod connection;
 mod flow;
@@ -14,5 +15,7 @@ pub mod monitor;
 mod outbox;
 pub mod server;
 mod session;
+pub mod tls;
+mod transport;
 
 pub use server::{Server, ServerHandle};

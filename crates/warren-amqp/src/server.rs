@@ -1,5 +1,6 @@
-//! The AMQP listener: accepts sockets, spawns a task per connection, and on
-//! shutdown closes every connection with 320 CONNECTION_FORCED.
+//! The AMQP listener (plain, or amqps with TLS): accepts sockets, spawns a
+//! task per connection, and on shutdown closes every connection with 320
+//! CONNECTION_FORCED.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,11 +12,13 @@ use tokio::task::JoinSet;
 use warren_core::Broker;
 
 use crate::connection;
+use crate::tls::AmqpsSettings;
 
 /// A bound but not yet serving AMQP listener.
 pub struct Server {
     listener: TcpListener,
     broker: Arc<Broker>,
+    tls: Option<AmqpsSettings>,
 }
 
 /// A running listener; dropping it does not stop it, [`ServerHandle::shutdown`] does.
@@ -29,7 +32,26 @@ impl Server {
     /// Binds the listener (port 0 picks an ephemeral port).
     pub async fn bind(broker: Arc<Broker>, addr: SocketAddr) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Server { listener, broker })
+        Ok(Server {
+            listener,
+            broker,
+            tls: None,
+        })
+    }
+
+    /// Binds an amqps listener: every connection starts with a TLS handshake
+    /// (covered by the handshake timeout) before the AMQP protocol header.
+    pub async fn bind_tls(
+        broker: Arc<Broker>,
+        addr: SocketAddr,
+        tls: AmqpsSettings,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server {
+            listener,
+            broker,
+            tls: Some(tls),
+        })
     }
 
     /// The address actually bound.
@@ -44,7 +66,7 @@ impl Server {
         let addr = self.local_addr();
         let (tx, rx) = watch::channel(false);
         crate::monitor::spawn_monitor(&self.broker);
-        let task = tokio::spawn(accept_loop(self.listener, self.broker, rx));
+        let task = tokio::spawn(accept_loop(self.listener, self.broker, self.tls, rx));
         ServerHandle {
             addr,
             shutdown: tx,
@@ -84,6 +106,7 @@ fn over_connection_max(broker: &Broker, open: usize) -> bool {
 async fn accept_loop(
     listener: TcpListener,
     broker: Arc<Broker>,
+    tls: Option<AmqpsSettings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -95,7 +118,7 @@ async fn accept_loop(
                         drop(stream);
                         continue;
                     }
-                    connections.spawn(connection::serve(stream, peer, broker.clone(), shutdown.clone()));
+                    connections.spawn(connection::serve(stream, peer, broker.clone(), tls.clone(), shutdown.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off instead of spinning.

@@ -343,13 +343,35 @@ impl Users {
         if !check_password(&user.password_hash, password) {
             return Err(refused());
         }
+        self.check_loopback(name, peer)?;
+        Ok(user)
+    }
+
+    /// Checks a login vouched for by the transport (EXTERNAL with a verified
+    /// TLS client certificate): the user must exist, no password is checked;
+    /// loopback-only users must still come from a loopback address.
+    pub fn authenticate_external(
+        &self,
+        name: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<User, BrokerError> {
+        let user = self.users.read().get(name).cloned().ok_or_else(|| {
+            BrokerError::AccessRefused(
+                "Login was refused using authentication mechanism EXTERNAL. For details see the broker logfile.".into(),
+            )
+        })?;
+        self.check_loopback(name, peer)?;
+        Ok(user)
+    }
+
+    fn check_loopback(&self, name: &str, peer: Option<IpAddr>) -> Result<(), BrokerError> {
         let loopback = peer.is_none_or(|ip| ip.is_loopback() || is_mapped_loopback(ip));
         if self.loopback_users.iter().any(|u| u == name) && !loopback {
             return Err(BrokerError::AccessRefused(format!(
                 "User '{name}' can only connect via localhost"
             )));
         }
-        Ok(user)
+        Ok(())
     }
 
     /// Whether `user` exists and has `tag` (e.g. "impersonator").

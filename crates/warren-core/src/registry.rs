@@ -149,6 +149,10 @@ pub struct ConnectionMeta {
     pub peer: Option<SocketAddr>,
     /// Our address.
     pub local: Option<SocketAddr>,
+    /// Whether the connection is TLS (amqps).
+    pub ssl: bool,
+    /// The SASL mechanism the client logged in with ("PLAIN", "EXTERNAL", …).
+    pub auth_mechanism: String,
     /// Authenticated user.
     pub user: String,
     /// Opened vhost.

@@ -10,13 +10,16 @@ pub mod error;
 pub mod listing;
 pub mod metrics;
 pub mod stats;
+pub mod tls;
 pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use axum::Router;
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warren_core::Broker;
@@ -52,6 +55,7 @@ pub fn node_name() -> String {
 pub struct HttpServer {
     listener: TcpListener,
     router: Router,
+    tls: Option<Arc<ServerConfig>>,
 }
 
 /// A running HTTP server; [`HttpHandle::shutdown`] stops it.
@@ -71,6 +75,7 @@ impl HttpServer {
         Ok(HttpServer {
             listener,
             router: Router::new(),
+            tls: None,
         }
         .with_state_of(broker, Listeners::default()))
     }
@@ -89,6 +94,7 @@ impl HttpServer {
         Ok(HttpServer {
             listener,
             router: metrics::router(state),
+            tls: None,
         })
     }
 
@@ -102,9 +108,16 @@ impl HttpServer {
         self
     }
 
+    /// Serves HTTPS with `config` instead of plain HTTP.
+    pub fn with_tls(mut self, config: Arc<ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Tells the management API where the other listeners are (for overview).
     pub fn set_listeners(self, broker: Arc<Broker>, mut listeners: Listeners) -> Self {
-        listeners.entries.push(("http".into(), self.local_addr()));
+        let protocol = if self.tls.is_some() { "https" } else { "http" };
+        listeners.entries.push((protocol.into(), self.local_addr()));
         self.with_state_of(broker, listeners)
     }
 
@@ -126,10 +139,23 @@ impl HttpServer {
             let stop = async move {
                 let _ = rx.wait_for(|v| *v).await;
             };
-            if let Err(e) = axum::serve(self.listener, service)
-                .with_graceful_shutdown(stop)
-                .await
-            {
+            let served = match self.tls {
+                None => {
+                    axum::serve(self.listener, service)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                Some(config) => match tls::TlsListener::new(self.listener, config) {
+                    // tap_io: axum's ConnectInfo<SocketAddr> for a custom listener.
+                    Ok(listener) => {
+                        axum::serve(listener.tap_io(|_| {}), service)
+                            .with_graceful_shutdown(stop)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = served {
                 tracing::warn!("HTTP server on {addr} failed: {e}");
             }
         });

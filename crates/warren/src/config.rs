@@ -11,6 +11,8 @@ use clap::Args;
 use warren_core::alarms::{DiskFreeLimit, MemoryWatermark};
 use warren_core::BrokerConfig;
 
+use crate::tls_settings::{Amqps, Https};
+
 /// Flags of `warren serve` (each also settable by its environment variable).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -35,6 +37,21 @@ pub struct ServeArgs {
     /// Definitions file (RabbitMQ JSON) imported at start [config: load_definitions]
     #[arg(long, env = "WARREN_LOAD_DEFINITIONS")]
     pub load_definitions: Option<PathBuf>,
+    /// AMQP over TLS (amqps) port; off unless set [config: listeners.ssl.default; RabbitMQ uses 5671]
+    #[arg(long, env = "WARREN_AMQPS_PORT")]
+    pub amqps_port: Option<u16>,
+    /// Management API over HTTPS port; off unless set [config: management.ssl.port; RabbitMQ uses 15671]
+    #[arg(long, env = "WARREN_HTTPS_PORT")]
+    pub https_port: Option<u16>,
+    /// TLS server certificate, PEM [config: ssl_options.certfile]
+    #[arg(long, env = "WARREN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS server private key, PEM [config: ssl_options.keyfile]
+    #[arg(long, env = "WARREN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates for client certificates, PEM [config: ssl_options.cacertfile]
+    #[arg(long, env = "WARREN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Everything the broker needs to start.
@@ -54,6 +71,10 @@ pub struct Settings {
     pub load_definitions: Option<PathBuf>,
     /// How often message rates are sampled (collect_statistics_interval).
     pub stats_interval: Duration,
+    /// The amqps listener, if configured.
+    pub amqps: Option<Amqps>,
+    /// The management API over HTTPS, if configured.
+    pub https: Option<Https>,
 }
 
 /// Parses rabbitmq.conf-style text: `key = value` lines, `#` comments.
@@ -150,6 +171,8 @@ impl ServeArgs {
         resource_limits(&conf, &mut broker)?;
         broker.connection_max = limit(&conf, "connection_max")?;
         broker.consumer_max_per_channel = limit(&conf, "consumer_max_per_channel")?;
+        let amqps = crate::tls_settings::amqps(self, &conf, ip)?;
+        let https = crate::tls_settings::https(self, &conf)?;
         Ok(Settings {
             amqp: SocketAddr::new(ip, amqp_port),
             http_port: self
@@ -175,6 +198,8 @@ impl ServeArgs {
                     .unwrap_or(5000)
                     .max(100),
             ),
+            amqps,
+            https,
         })
     }
 }

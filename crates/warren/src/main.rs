@@ -3,6 +3,7 @@
 mod config;
 mod ctl;
 mod perf;
+mod tls_settings;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -60,6 +61,22 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
+    // Certificates are checked before anything else starts.
+    let amqps_tls = match &settings.amqps {
+        Some(a) => Some(warren_amqp::tls::AmqpsSettings {
+            config: warren_amqp::tls::server_config(&a.options)
+                .context("cannot set up TLS for the amqps listener")?,
+            login_from: a.login_from,
+        }),
+        None => None,
+    };
+    let https_tls = match &settings.https {
+        Some(h) => Some(
+            warren_amqp::tls::server_config(&h.options)
+                .context("cannot set up TLS for the management API (management.ssl.*)")?,
+        ),
+        None => None,
+    };
     let broker = Broker::open(settings.broker.clone(), &settings.data_dir)
         .with_context(|| format!("cannot open data directory {}", settings.data_dir.display()))?;
     if let Some(path) = &settings.load_definitions {
@@ -85,15 +102,56 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot listen for metrics on {metrics_addr} (is the port already in use?)")
         })?;
-    let listeners = Listeners {
-        entries: vec![
-            ("amqp".into(), server.local_addr()),
-            ("prometheus".into(), metrics.local_addr()),
-        ],
+    let amqps = match (&settings.amqps, amqps_tls) {
+        (Some(a), Some(tls)) => Some(
+            Server::bind_tls(broker.clone(), a.addr, tls)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen for AMQPS on {} (is the port already in use?)",
+                        a.addr
+                    )
+                })?,
+        ),
+        _ => None,
     };
-    let http = http.set_listeners(broker.clone(), listeners);
+    let https = match (&settings.https, https_tls) {
+        (Some(h), Some(tls)) => {
+            let addr = SocketAddr::new(settings.amqp.ip(), h.port);
+            Some(
+                HttpServer::bind_management(broker.clone(), addr)
+                    .await
+                    .with_context(|| {
+                        format!("cannot listen for HTTPS on {addr} (is the port already in use?)")
+                    })?
+                    .with_tls(tls),
+            )
+        }
+        _ => None,
+    };
+    let mut entries = vec![
+        ("amqp".into(), server.local_addr()),
+        ("prometheus".into(), metrics.local_addr()),
+    ];
+    if let Some(amqps) = &amqps {
+        entries.push(("amqp/ssl".into(), amqps.local_addr()));
+    }
+    let mut http_entries = entries.clone();
+    if let Some(https) = &https {
+        http_entries.push(("https".into(), https.local_addr()));
+        entries.push(("http".into(), http.local_addr()));
+    }
+    let http = http.set_listeners(
+        broker.clone(),
+        Listeners {
+            entries: http_entries,
+        },
+    );
+    let https = https.map(|h| h.set_listeners(broker.clone(), Listeners { entries }));
     let handle = server.start();
+    let amqps = amqps.map(Server::start);
     let http = http.start();
+    let https = https.map(HttpServer::start);
     let metrics = metrics.start();
     warren_http::start_sampler(broker.clone(), settings.stats_interval);
     tracing::info!(
@@ -102,15 +160,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         handle.local_addr(),
         settings.data_dir.display()
     );
+    if let Some(amqps) = &amqps {
+        tracing::info!("AMQP over TLS (amqps) on {}", amqps.local_addr());
+    }
     tracing::info!(
         "management API and web UI on http://{}/ , Prometheus metrics on http://{}/metrics",
         http.local_addr(),
         metrics.local_addr()
     );
+    if let Some(https) = &https {
+        tracing::info!(
+            "management API and web UI over HTTPS on https://{}/",
+            https.local_addr()
+        );
+    }
     wait_for_signal().await;
     tracing::info!("shutting down: closing connections with 320 CONNECTION_FORCED");
     http.shutdown().await;
+    if let Some(https) = https {
+        https.shutdown().await;
+    }
     metrics.shutdown().await;
+    if let Some(amqps) = amqps {
+        amqps.shutdown().await;
+    }
     handle.shutdown().await;
     broker.close();
     tracing::info!("stopped");

@@ -19,7 +19,10 @@ pub struct TestBroker {
     pub broker: Arc<Broker>,
     /// Where AMQP listens (127.0.0.1, ephemeral port).
     pub addr: SocketAddr,
+    /// Where amqps listens, when started with [`TestBroker::start_tls`].
+    pub tls_addr: Option<SocketAddr>,
     handle: Option<ServerHandle>,
+    tls_handle: Option<ServerHandle>,
 }
 
 impl TestBroker {
@@ -62,8 +65,26 @@ impl TestBroker {
         TestBroker {
             broker,
             addr: handle.local_addr(),
+            tls_addr: None,
             handle: Some(handle),
+            tls_handle: None,
         }
+    }
+
+    /// Starts a broker with `config` and, besides the plain listener, an
+    /// amqps listener with `tls` (both on ephemeral ports).
+    pub async fn start_tls(
+        config: BrokerConfig,
+        tls: warren_amqp::tls::AmqpsSettings,
+    ) -> TestBroker {
+        let mut broker = Self::start_with(config).await;
+        let server = Server::bind_tls(broker.broker.clone(), "127.0.0.1:0".parse().unwrap(), tls)
+            .await
+            .expect("bind an ephemeral port");
+        let handle = server.start();
+        broker.tls_addr = Some(handle.local_addr());
+        broker.tls_handle = Some(handle);
+        broker
     }
 
     /// An AMQP URI for guest/guest on the default vhost.
@@ -103,6 +124,9 @@ impl TestBroker {
 
     /// Stops the broker (closing connections with 320).
     pub async fn shutdown(mut self) {
+        if let Some(handle) = self.tls_handle.take() {
+            handle.shutdown().await;
+        }
         if let Some(handle) = self.handle.take() {
             handle.shutdown().await;
         }
