@@ -60,7 +60,8 @@ fn client_properties() -> FieldTable {
     props
 }
 
-/// Method frames a client sends, named, with their channel.
+/// Method frames a client sends, named, with their channel (the first three
+/// open a connection).
 fn methods() -> Vec<(&'static str, u16, AMQPClass)> {
     use AMQPClass as C;
     let mut plain = vec![0u8];
@@ -273,6 +274,18 @@ fn methods() -> Vec<(&'static str, u16, AMQPClass)> {
             })),
         ),
         ("tx-select", 1, C::Tx(tx::AMQPMethod::Select(tx::Select {}))),
+        // The server's method, which a hostile client may send all the same.
+        (
+            "connection-start",
+            0,
+            C::Connection(connection::AMQPMethod::Start(connection::Start {
+                version_major: 0,
+                version_minor: 9,
+                server_properties: client_properties(),
+                mechanisms: LongString::from(b"PLAIN AMQPLAIN".to_vec()),
+                locales: LongString::from(b"en_US".to_vec()),
+            })),
+        ),
     ]
 }
 
