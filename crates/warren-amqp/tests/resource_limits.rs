@@ -147,6 +147,25 @@ async fn deeply_nested_arguments_are_a_syntax_error_not_a_crash() {
     declare_queue(&ch, "fine").await;
 }
 
+/// Found by reviewing the depth guard for the fuzz work: connection.start is
+/// the server's method, but one sent by a client was parsed (recursively, with
+/// no depth guard) before anyone checked who sent it, and a deep enough
+/// server_properties table overflowed the stack and aborted the broker.
+#[tokio::test]
+async fn a_client_sent_connection_start_with_deep_nesting_is_not_a_crash() {
+    let broker = TestBroker::start().await;
+    let mut client = RawClient::open(&broker).await;
+    let mut args = vec![0, 9];
+    args.extend_from_slice(&nested_table(18_000));
+    args.extend_from_slice(&[0; 8]); // mechanisms, locales
+    client.send(&raw::raw_method(0, 10, 10, &args)).await;
+    let close = client.expect_connection_close().await;
+    assert_eq!(close.code, 502, "{close:?}");
+    let conn = broker.lapin().await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    declare_queue(&ch, "fine").await;
+}
+
 #[tokio::test]
 async fn deeply_nested_headers_are_a_syntax_error_not_a_crash() {
     let broker = TestBroker::start().await;

@@ -73,8 +73,9 @@ fn long(buf: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
-/// What precedes the field table in the methods that carry one a client may
-/// send, so its start can be found without parsing the rest.
+/// What precedes the field table in every method that carries one (the
+/// methods a peer may send, whichever side they belong to), so its start can be
+/// found without parsing the rest.
 enum Skip {
     /// A fixed number of octets.
     Octets(usize),
@@ -85,6 +86,9 @@ enum Skip {
 fn table_offset(class_id: u16, method_id: u16) -> Option<&'static [Skip]> {
     use Skip::*;
     Some(match (class_id, method_id) {
+        // connection.start is the server's, but a client may send it anyway and
+        // it is decoded before anyone looks at who sent it.
+        (10, 10) => &[Octets(2)],
         (10, 11) => &[],
         (40, 10) => &[Octets(2), ShortStr, ShortStr, Octets(1)],
         (40, 30) | (40, 40) | (50, 20) => &[Octets(2), ShortStr, ShortStr, ShortStr, Octets(1)],

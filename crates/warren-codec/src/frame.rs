@@ -12,6 +12,10 @@ pub const FRAME_END: u8 = 0xCE;
 pub const FRAME_OVERHEAD: usize = 8;
 /// Smallest frame_max a peer may negotiate (AMQP 0-9-1 spec).
 pub const FRAME_MIN_SIZE: u32 = 4096;
+/// Most buffer space reserved ahead for a partly received frame: the size is
+/// the peer's word, so with a large (or no) frame_max, 7 octets announcing a
+/// 4 GiB frame must not allocate 4 GiB before the payload arrives.
+const MAX_RESERVE_AHEAD: usize = 1 << 20;
 
 /// The four frame types of AMQP 0-9-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +72,7 @@ pub fn decode_frame(buf: &mut BytesMut, frame_max: usize) -> Result<Option<Frame
         });
     }
     if buf.len() < total {
-        buf.reserve(total - buf.len());
+        buf.reserve((total - buf.len()).min(MAX_RESERVE_AHEAD));
         return Ok(None);
     }
     let end = buf[total - 1];
@@ -127,6 +131,17 @@ mod tests {
             decode_frame(&mut buf, 50),
             Err(CodecError::FrameTooLarge { size: 108, max: 50 })
         ));
+    }
+
+    #[test]
+    fn an_announced_size_does_not_allocate_before_the_bytes_arrive() {
+        let mut buf = BytesMut::from(&[3, 0, 1, 0xFF, 0xFF, 0xFF, 0xF0][..]);
+        assert_eq!(decode_frame(&mut buf, 0), Ok(None));
+        assert!(
+            buf.capacity() <= 2 * MAX_RESERVE_AHEAD,
+            "{}",
+            buf.capacity()
+        );
     }
 
     #[test]

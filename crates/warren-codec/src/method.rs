@@ -176,6 +176,44 @@ mod tests {
         assert!(matches!(bad, Err(CodecError::BadMethod { .. })));
     }
 
+    /// A method payload: ids, `before` (arguments ahead of the table), then a
+    /// field table nesting `depth` tables.
+    fn with_nested_table(class_id: u16, method_id: u16, before: &[u8], depth: usize) -> Bytes {
+        let mut table: Vec<u8> = 0u32.to_be_bytes().to_vec();
+        for _ in 1..depth {
+            let mut outer = ((table.len() + 3) as u32).to_be_bytes().to_vec();
+            outer.extend_from_slice(&[1, b'a', b'F']);
+            outer.extend_from_slice(&table);
+            table = outer;
+        }
+        let mut p = class_id.to_be_bytes().to_vec();
+        p.extend_from_slice(&method_id.to_be_bytes());
+        p.extend_from_slice(before);
+        p.extend_from_slice(&table);
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // long strings after the table
+        Bytes::from(p)
+    }
+
+    #[test]
+    fn every_method_with_a_table_refuses_deep_nesting() {
+        // As deep as a 128 KiB frame allows: far beyond what the recursive parser
+        // survives on a 2 MiB thread stack.
+        let depth = 131_072 / 7;
+        for (class_id, method_id, before) in [
+            (10, 10, &[0u8, 9][..]), // connection.start (server_properties)
+            (10, 11, &[][..]),       // connection.start-ok (client_properties)
+            (40, 10, &[0, 0, 0, 0, 0][..]),
+            (50, 10, &[0, 0, 0, 0][..]),
+            (60, 20, &[0, 0, 0, 0, 0][..]),
+        ] {
+            let payload = with_nested_table(class_id, method_id, before, depth);
+            assert!(
+                matches!(decode_method(payload), Err(CodecError::TableTooDeep(_))),
+                "{class_id}.{method_id}"
+            );
+        }
+    }
+
     #[test]
     fn arbitrary_payloads_never_panic() {
         let mut seed: u32 = 7;

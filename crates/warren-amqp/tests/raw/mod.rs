@@ -187,6 +187,50 @@ impl CloseInfo {
     }
 }
 
+/// connection.start-ok from a client announcing `authentication_failure_close`.
+pub fn start_ok(mechanism: &str, response: &[u8]) -> AMQPClass {
+    let mut caps = FieldTable::default();
+    caps.insert(
+        "authentication_failure_close".into(),
+        AMQPValue::Boolean(true),
+    );
+    let mut props = FieldTable::default();
+    props.insert("capabilities".into(), AMQPValue::FieldTable(caps));
+    props.insert(
+        "product".into(),
+        AMQPValue::LongString(LongString::from(b"raw test client".to_vec())),
+    );
+    AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
+        client_properties: props,
+        mechanism: mechanism.into(),
+        response: LongString::from(response.to_vec()),
+        locale: "en_US".into(),
+    }))
+}
+
+/// Everything a client sends to open a connection as guest on "/" (protocol
+/// header, start-ok, tune-ok with `tune`, open), for a single write: the broker
+/// reads them in order without waiting for its own replies to be read.
+pub fn pipelined_handshake(tune: Tune) -> Vec<u8> {
+    let mut bytes = HEADER.to_vec();
+    bytes.extend_from_slice(&method_frame(0, &start_ok("PLAIN", b"\0guest\0guest")));
+    bytes.extend_from_slice(&method_frame(
+        0,
+        &AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
+            channel_max: tune.channel_max,
+            frame_max: tune.frame_max,
+            heartbeat: tune.heartbeat,
+        })),
+    ));
+    bytes.extend_from_slice(&method_frame(
+        0,
+        &AMQPClass::Connection(connection::AMQPMethod::Open(connection::Open {
+            virtual_host: "/".into(),
+        })),
+    ));
+    bytes
+}
+
 /// A raw connection to the broker.
 pub struct RawClient {
     /// The socket.
@@ -217,6 +261,17 @@ impl RawClient {
         c.expect_tune().await;
         c.send_tune_ok(tune).await;
         c.send_open("/").await;
+        c.expect_open_ok().await;
+        c
+    }
+
+    /// Connects and opens the connection with the whole handshake in one write
+    /// ([`pipelined_handshake`]), then reads start, tune and open-ok.
+    pub async fn open_pipelined(broker: &TestBroker, tune: Tune) -> RawClient {
+        let mut c = Self::connect(broker).await;
+        c.send(&pipelined_handshake(tune)).await;
+        c.expect_start().await;
+        c.expect_tune().await;
         c.expect_open_ok().await;
         c
     }
@@ -254,27 +309,7 @@ impl RawClient {
     /// Sends connection.start-ok, announcing `authentication_failure_close`
     /// like current clients do (RabbitMQ then reports login failures with 403).
     pub async fn send_start_ok(&mut self, mechanism: &str, response: &[u8]) {
-        let mut caps = FieldTable::default();
-        caps.insert(
-            "authentication_failure_close".into(),
-            AMQPValue::Boolean(true),
-        );
-        let mut props = FieldTable::default();
-        props.insert("capabilities".into(), AMQPValue::FieldTable(caps));
-        props.insert(
-            "product".into(),
-            AMQPValue::LongString(LongString::from(b"raw test client".to_vec())),
-        );
-        self.send_method(
-            0,
-            AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
-                client_properties: props,
-                mechanism: mechanism.into(),
-                response: LongString::from(response.to_vec()),
-                locale: "en_US".into(),
-            })),
-        )
-        .await;
+        self.send_method(0, start_ok(mechanism, response)).await;
     }
 
     /// Waits for connection.tune.
