@@ -384,7 +384,8 @@ fn negotiate_frame_max(client: u32, server: u32) -> Result<u32, BrokerError> {
             "negotiated frame_max = {client} is lower than the minimum allowed value ({FRAME_MIN_SIZE})"
         )));
     }
-    if client > server {
+    // A server frame_max of 0 means no limit (as RabbitMQ's `frame_max = 0`).
+    if server != 0 && client > server {
         return Err(BrokerError::NotAllowed(format!(
             "negotiated frame_max = {client} is higher than the maximum allowed value ({server})"
         )));
@@ -516,5 +517,11 @@ mod tests {
         assert_eq!(negotiate_frame_max(8192, 131072), Ok(8192));
         assert!(negotiate_frame_max(100, 131072).is_err());
         assert!(negotiate_frame_max(200_000, 131072).is_err());
+        assert_eq!(
+            negotiate_frame_max(200_000, 0),
+            Ok(200_000),
+            "0 is no limit"
+        );
+        assert_eq!(negotiate_frame_max(0, 0), Ok(0));
     }
 }
