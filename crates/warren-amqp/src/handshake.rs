@@ -266,18 +266,11 @@ pub async fn handshake(
         // RabbitMQ names connection.open as the failing method.
         Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
     };
-    let open_in_vhost = broker
-        .registry
-        .connections()
-        .iter()
-        .filter(|c| c.meta.vhost == vhost_name)
-        .count();
-    if let Err(e) = vhost
-        .limits
-        .check_connections(open_in_vhost, &vhost_name, &user)
-    {
-        return Err(wire.refuse_for(e, (10, 40)).await);
-    }
+    // Held by the session; dropping it gives the place back.
+    let connection_slot = match vhost.limits.reserve_connection(&vhost_name, &user) {
+        Ok(slot) => slot,
+        Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
+    };
     wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
         connection::OpenOk {},
     )))
@@ -317,6 +310,7 @@ pub async fn handshake(
         out: BytesMut::new(),
         now: tokio::time::Instant::now(),
         info,
+        _connection_slot: connection_slot,
     };
     Ok(Handshake {
         session,

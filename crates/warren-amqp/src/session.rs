@@ -49,6 +49,9 @@ pub struct Session {
     pub now: tokio::time::Instant,
     /// This connection's entry in the broker's registry (counters, channels).
     pub info: Arc<ConnectionInfo>,
+    /// This connection's place under the vhost's `max-connections`, given
+    /// back when the session is dropped.
+    pub _connection_slot: warren_core::vhost_limits::ConnectionSlot,
 }
 
 impl Session {
