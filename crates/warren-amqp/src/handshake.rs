@@ -298,18 +298,11 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         // RabbitMQ names connection.open as the failing method.
         Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
     };
-    let open_in_vhost = broker
-        .registry
-        .connections()
-        .iter()
-        .filter(|c| c.meta.vhost == vhost_name)
-        .count();
-    if let Err(e) = vhost
-        .limits
-        .check_connections(open_in_vhost, &vhost_name, &user)
-    {
-        return Err(wire.refuse_for(e, (10, 40)).await);
-    }
+    // Held by the session; dropping it gives the place back.
+    let connection_slot = match vhost.limits.reserve_connection(&vhost_name, &user) {
+        Ok(slot) => slot,
+        Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
+    };
     wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
         connection::OpenOk {},
     )))
@@ -357,6 +350,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         now: tokio::time::Instant::now(),
         info,
         memory_charge: 0,
+        _connection_slot: connection_slot,
     };
     Ok(Handshake {
         session,

@@ -181,3 +181,83 @@ async fn deeply_nested_headers_are_a_syntax_error_not_a_crash() {
     let close = client.expect_connection_close().await;
     assert_eq!(close.code, 502, "{close:?}");
 }
+
+#[tokio::test]
+async fn simultaneous_connection_opens_never_pass_max_connections() {
+    let broker = TestBroker::start().await;
+    broker
+        .broker
+        .set_vhost_limit("/", "max-connections", 5)
+        .unwrap();
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let uri = broker.uri();
+        attempts.spawn(async move {
+            lapin::Connection::connect(&uri, lapin::ConnectionProperties::default()).await
+        });
+    }
+    let mut open = Vec::new();
+    let mut refused = 0;
+    while let Some(result) = within(attempts.join_next()).await {
+        match result.expect("connect task") {
+            Ok(conn) => open.push(conn),
+            Err(e) => {
+                assert_eq!(amqp_error(&e).0, 530);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((open.len(), refused), (5, 15));
+    assert_eq!(vhost(&broker).limits.open_connections(), 5);
+    // A closed connection gives its place back.
+    let first = open.pop().expect("an open connection");
+    within(first.close(200, "bye".into())).await.unwrap();
+    eventually(|| vhost(&broker).limits.open_connections() == 4).await;
+    let _again = broker.lapin().await;
+    assert!(try_lapin(&broker).await.is_err(), "a sixth was accepted");
+}
+
+#[tokio::test]
+async fn vhost_limits_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_in(dir.path()).await;
+    broker.broker.add_vhost("limited");
+    let limits = serde_json::json!({"max-connections": 1, "max-queues": 7});
+    broker.broker.set_vhost_limits("limited", &limits).unwrap();
+    broker.broker.set_vhost_limit("/", "max-queues", 3).unwrap();
+    broker.shutdown().await;
+
+    let broker = TestBroker::start_in(dir.path()).await;
+    let listed = broker.broker.vhost_limits(None);
+    assert_eq!(
+        listed,
+        vec![
+            (
+                "/".to_string(),
+                serde_json::json!({"max-queues": 3})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            ),
+            ("limited".to_string(), limits.as_object().cloned().unwrap()),
+        ]
+    );
+    // Enforced, not just listed.
+    let conn = broker.lapin().await;
+    let ch = within(conn.create_channel()).await.unwrap();
+    for name in ["q1", "q2", "q3"] {
+        declare_queue(&ch, name).await;
+    }
+    let got = expect_amqp_err(ch.queue_declare(
+        "q4".into(),
+        QueueDeclareOptions::default(),
+        Default::default(),
+    ))
+    .await;
+    assert_eq!(got.0, 406);
+    broker.broker.clear_vhost_limit("/", "max-queues").unwrap();
+    broker.shutdown().await;
+    let broker = TestBroker::start_in(dir.path()).await;
+    assert_eq!(broker.broker.vhost_limits(Some("/")), vec![]);
+    assert_eq!(broker.broker.vhost_limits(None).len(), 1);
+}

@@ -90,12 +90,14 @@ impl Broker {
         }
     }
 
-    /// Rewrites the stored users, vhosts, permissions and policies.
+    /// Rewrites the stored users, vhosts, permissions, policies and vhost
+    /// limits.
     pub(crate) fn save_access(&self) {
         if let Some(p) = self.persistence.get() {
             let mut defs = definitions::Definitions::default();
             definitions::apply::export_access(self, &mut defs);
             defs.policies = self.policies.list(None);
+            defs.parameters = definitions::parameters::export_vhost_limits(self, None);
             p.save_access(&defs);
         }
     }

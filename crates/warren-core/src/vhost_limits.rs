@@ -2,16 +2,112 @@
 //! (checked at connection.open, 530 NOT_ALLOWED) and `max-queues` (checked
 //! when a queue is created, 406 PRECONDITION_FAILED). A negative value, or no
 //! value, means no limit.
+//!
+//! The connection limit is exact: each open connection holds a
+//! [`ConnectionSlot`] reserved with a compare-and-swap on the vhost's counter
+//! and given back when the connection is dropped, so simultaneous
+//! connection.opens cannot both take the last place.
+//!
+//! Operators change limits through the [`Broker`] methods here (management
+//! API, `warren ctl`, definitions import), which persist them.
 
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
+use crate::broker::Broker;
 use crate::error::BrokerError;
 
-/// The limits of one vhost.
+/// The limit names Warren knows, as RabbitMQ spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitName {
+    /// `max-connections`: open AMQP connections in the vhost.
+    MaxConnections,
+    /// `max-queues`: queues in the vhost.
+    MaxQueues,
+}
+
+impl LimitName {
+    /// Every limit, in RabbitMQ's listing order.
+    pub const ALL: [LimitName; 2] = [LimitName::MaxConnections, LimitName::MaxQueues];
+
+    /// Parses RabbitMQ's name of a limit.
+    pub fn parse(name: &str) -> Result<Self, LimitError> {
+        match name {
+            "max-connections" => Ok(LimitName::MaxConnections),
+            "max-queues" => Ok(LimitName::MaxQueues),
+            other => Err(LimitError::UnknownName(other.to_string())),
+        }
+    }
+
+    /// RabbitMQ's name of the limit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitName::MaxConnections => "max-connections",
+            LimitName::MaxQueues => "max-queues",
+        }
+    }
+}
+
+/// Why a limit could not be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// Not `max-connections` or `max-queues`.
+    #[error("unrecognised vhost limit '{0}' (known limits: max-connections, max-queues)")]
+    UnknownName(String),
+    /// The value is not a JSON integer.
+    #[error("the value of vhost limit '{name}' must be an integer, not {value}")]
+    NotAnInteger {
+        /// The limit.
+        name: String,
+        /// The value given, as JSON.
+        value: String,
+    },
+    /// A set of limits that is not a JSON object.
+    #[error("vhost limits must be a JSON object such as {{\"max-connections\": 10}}, not {0}")]
+    NotAnObject(String),
+    /// The vhost does not exist.
+    #[error("no vhost '{0}'")]
+    NoVHost(String),
+}
+
+impl From<LimitError> for BrokerError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::NoVHost(_) => BrokerError::NotFound(e.to_string()),
+            _ => BrokerError::PreconditionFailed(e.to_string()),
+        }
+    }
+}
+
+/// Reads a limit's value: a JSON integer (negative means no limit).
+pub fn parse_value(name: LimitName, value: &Value) -> Result<i64, LimitError> {
+    value.as_i64().ok_or_else(|| LimitError::NotAnInteger {
+        name: name.as_str().to_string(),
+        value: value.to_string(),
+    })
+}
+
+/// Reads a set of limits, `{"max-connections": 10, "max-queues": 5}`.
+pub fn parse_limits(value: &Value) -> Result<Vec<(LimitName, i64)>, LimitError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| LimitError::NotAnObject(value.to_string()))?;
+    map.iter()
+        .map(|(k, v)| {
+            let name = LimitName::parse(k)?;
+            Ok((name, parse_value(name, v)?))
+        })
+        .collect()
+}
+
+/// The limits of one vhost and its count of open connections.
 #[derive(Debug)]
 pub struct VHostLimits {
     max_connections: AtomicI64,
     max_queues: AtomicI64,
+    open_connections: Arc<AtomicI64>,
 }
 
 impl Default for VHostLimits {
@@ -19,52 +115,106 @@ impl Default for VHostLimits {
         VHostLimits {
             max_connections: AtomicI64::new(-1),
             max_queues: AtomicI64::new(-1),
+            open_connections: Arc::new(AtomicI64::new(0)),
         }
     }
 }
 
+/// One open connection's place in its vhost: reserved by
+/// [`VHostLimits::reserve_connection`], given back when dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    open: Arc<AtomicI64>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl VHostLimits {
+    fn slot(&self, name: LimitName) -> &AtomicI64 {
+        match name {
+            LimitName::MaxConnections => &self.max_connections,
+            LimitName::MaxQueues => &self.max_queues,
+        }
+    }
+
     /// Sets a limit by RabbitMQ's name (`max-connections`, `max-queues`);
-    /// a negative value removes it.
+    /// a negative value removes it. Not persisted: operators go through
+    /// [`Broker::set_vhost_limit`].
     pub fn set(&self, name: &str, value: i64) -> Result<(), BrokerError> {
-        let slot = match name {
-            "max-connections" => &self.max_connections,
-            "max-queues" => &self.max_queues,
-            other => {
-                return Err(BrokerError::PreconditionFailed(format!(
-                    "unrecognised vhost limit '{other}'"
-                )))
-            }
-        };
-        slot.store(value, Relaxed);
+        self.set_limit(LimitName::parse(name)?, value);
         Ok(())
+    }
+
+    /// Sets one limit; a negative value removes it.
+    pub fn set_limit(&self, name: LimitName, value: i64) {
+        self.slot(name).store(value.max(-1), Ordering::Release);
+    }
+
+    /// Removes every limit.
+    pub fn clear(&self) {
+        for name in LimitName::ALL {
+            self.set_limit(name, -1);
+        }
     }
 
     /// The limits that are set, by name (for the API and definitions).
     pub fn get(&self) -> Vec<(&'static str, i64)> {
-        [
-            ("max-connections", self.max_connections.load(Relaxed)),
-            ("max-queues", self.max_queues.load(Relaxed)),
-        ]
-        .into_iter()
-        .filter(|(_, v)| *v >= 0)
-        .collect()
+        LimitName::ALL
+            .into_iter()
+            .map(|n| (n.as_str(), self.slot(n).load(Ordering::Acquire)))
+            .filter(|(_, v)| *v >= 0)
+            .collect()
     }
 
-    /// RabbitMQ's refusal when `open` connections already reach `max-connections`.
-    pub fn check_connections(
+    /// The limits that are set as a JSON object, None when there are none.
+    pub fn to_json(&self) -> Option<Map<String, Value>> {
+        let set = self.get();
+        (!set.is_empty()).then(|| {
+            set.into_iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v)))
+                .collect()
+        })
+    }
+
+    /// Connections currently holding a [`ConnectionSlot`] in this vhost.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::Acquire).max(0) as usize
+    }
+
+    /// Takes a place for a new connection, or RabbitMQ's refusal when the
+    /// open connections already reach `max-connections`. Exact under
+    /// concurrency: the count is raised with a compare-and-swap.
+    pub fn reserve_connection(
         &self,
-        open: usize,
         vhost: &str,
         user: &str,
-    ) -> Result<(), BrokerError> {
-        let limit = self.max_connections.load(Relaxed);
-        if limit >= 0 && open as i64 >= limit {
-            return Err(BrokerError::NotAllowed(format!(
-                "access to vhost '{vhost}' refused for user '{user}': connection limit ({limit}) is reached"
-            )));
+    ) -> Result<ConnectionSlot, BrokerError> {
+        let limit = self.max_connections.load(Ordering::Acquire);
+        let mut open = self.open_connections.load(Ordering::Acquire);
+        loop {
+            if limit >= 0 && open >= limit {
+                return Err(BrokerError::NotAllowed(format!(
+                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({limit}) is reached"
+                )));
+            }
+            match self.open_connections.compare_exchange_weak(
+                open,
+                open + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Ok(ConnectionSlot {
+                        open: self.open_connections.clone(),
+                    })
+                }
+                Err(now) => open = now,
+            }
         }
-        Ok(())
     }
 
     /// RabbitMQ's refusal when `existing` queues already reach `max-queues`.
@@ -74,13 +224,62 @@ impl VHostLimits {
         queue: &str,
         vhost: &str,
     ) -> Result<(), BrokerError> {
-        let limit = self.max_queues.load(Relaxed);
+        let limit = self.max_queues.load(Ordering::Acquire);
         if limit >= 0 && existing as i64 >= limit {
             return Err(BrokerError::PreconditionFailed(format!(
                 "cannot declare queue '{queue}': queue limit in vhost '{vhost}' ({limit}) is reached"
             )));
         }
         Ok(())
+    }
+}
+
+impl Broker {
+    fn limits_of(&self, vhost: &str) -> Result<Arc<crate::VHost>, LimitError> {
+        self.vhost(vhost)
+            .ok_or_else(|| LimitError::NoVHost(vhost.to_string()))
+    }
+
+    /// Sets one limit of a vhost (`PUT /api/vhost-limits/{vhost}/{name}`);
+    /// a negative value removes it. Persisted.
+    pub fn set_vhost_limit(&self, vhost: &str, name: &str, value: i64) -> Result<(), LimitError> {
+        let name = LimitName::parse(name)?;
+        self.limits_of(vhost)?.limits.set_limit(name, value);
+        self.save_access();
+        Ok(())
+    }
+
+    /// Replaces all limits of a vhost with `value`, a JSON object (as
+    /// `rabbitmqctl set_vhost_limits` and the `vhost-limits` runtime
+    /// parameter): limits it does not name are removed. Persisted.
+    pub fn set_vhost_limits(&self, vhost: &str, value: &Value) -> Result<(), LimitError> {
+        let limits = parse_limits(value)?;
+        let v = self.limits_of(vhost)?;
+        v.limits.clear();
+        for (name, n) in limits {
+            v.limits.set_limit(name, n);
+        }
+        self.save_access();
+        Ok(())
+    }
+
+    /// Removes one limit of a vhost (no error if it was not set). Persisted.
+    pub fn clear_vhost_limit(&self, vhost: &str, name: &str) -> Result<(), LimitError> {
+        self.set_vhost_limit(vhost, name, -1)
+    }
+
+    /// The vhosts with at least one limit set, sorted by name, with their
+    /// limits as RabbitMQ shows them (`{"max-connections": 10}`); only `vhost`
+    /// when given.
+    pub fn vhost_limits(&self, vhost: Option<&str>) -> Vec<(String, Map<String, Value>)> {
+        let mut out: Vec<_> = self
+            .vhosts()
+            .iter()
+            .filter(|v| vhost.is_none_or(|name| &*v.name == name))
+            .filter_map(|v| Some((v.name.to_string(), v.limits.to_json()?)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 }
 
@@ -99,7 +298,7 @@ mod tests {
         limits.set("max-connections", 0).unwrap();
         assert_eq!(
             limits
-                .check_connections(0, "/", "guest")
+                .reserve_connection("/", "guest")
                 .unwrap_err()
                 .reply_code(),
             530
@@ -109,5 +308,62 @@ mod tests {
             vec![("max-connections", 0), ("max-queues", 2)]
         );
         assert!(limits.set("max-widgets", 1).is_err());
+    }
+
+    #[test]
+    fn connection_slots_are_given_back_when_dropped() {
+        let limits = VHostLimits::default();
+        limits.set_limit(LimitName::MaxConnections, 2);
+        let a = limits.reserve_connection("/", "u").unwrap();
+        let b = limits.reserve_connection("/", "u").unwrap();
+        assert!(limits.reserve_connection("/", "u").is_err());
+        assert_eq!(limits.open_connections(), 2);
+        drop(a);
+        let _c = limits.reserve_connection("/", "u").unwrap();
+        drop(b);
+        assert_eq!(limits.open_connections(), 1);
+    }
+
+    #[test]
+    fn concurrent_reservations_never_pass_the_limit() {
+        let limits = Arc::new(VHostLimits::default());
+        limits.set_limit(LimitName::MaxConnections, 5);
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let (limits, barrier) = (limits.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    limits.reserve_connection("/", "u").ok()
+                })
+            })
+            .collect();
+        let slots: Vec<_> = handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(slots.len(), 5);
+    }
+
+    #[test]
+    fn limits_parse_as_rabbitmq_writes_them() {
+        let v = serde_json::json!({"max-connections": 10, "max-queues": -1});
+        assert_eq!(
+            parse_limits(&v).unwrap(),
+            vec![(LimitName::MaxConnections, 10), (LimitName::MaxQueues, -1)]
+        );
+        assert!(matches!(
+            parse_limits(&serde_json::json!({"max-channels": 1})),
+            Err(LimitError::UnknownName(_))
+        ));
+        assert!(matches!(
+            parse_limits(&serde_json::json!({"max-queues": "ten"})),
+            Err(LimitError::NotAnInteger { .. })
+        ));
+        assert!(matches!(
+            parse_limits(&serde_json::json!({"max-queues": 1.5})),
+            Err(LimitError::NotAnInteger { .. })
+        ));
+        assert!(parse_limits(&serde_json::json!([1])).is_err());
     }
 }

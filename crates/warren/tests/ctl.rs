@@ -11,7 +11,7 @@ struct Broker {
     child: Child,
     url: String,
     amqp_port: u16,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Drop for Broker {
@@ -32,6 +32,13 @@ fn port_after(line: &str, marker: &str) -> u16 {
 
 fn start() -> Broker {
     let data = tempfile::tempdir().unwrap();
+    let mut broker = start_in(data.path());
+    broker._data = Some(data);
+    broker
+}
+
+/// A broker on an existing data directory (kept by the caller).
+fn start_in(data: &std::path::Path) -> Broker {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
         .args([
             "--amqp-port",
@@ -44,7 +51,7 @@ fn start() -> Broker {
             "127.0.0.1",
         ])
         .arg("--data-dir")
-        .arg(data.path())
+        .arg(data)
         .env("WARREN_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -71,7 +78,7 @@ fn start() -> Broker {
         child,
         url: format!("http://127.0.0.1:{http}"),
         amqp_port,
-        _data: data,
+        _data: None,
     }
 }
 
@@ -276,6 +283,61 @@ async fn queue_commands_and_definitions_with_a_live_client() {
         closed.is_ok(),
         "the connection was closed by close_connection"
     );
+}
+
+#[test]
+fn vhost_limits_are_set_listed_cleared_and_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let b = start_in(data.path());
+    let u = b.url.as_str();
+    let set = ok(
+        u,
+        &[
+            "set_vhost_limits",
+            "{\"max-connections\": 10, \"max-queues\": 5}",
+        ],
+    );
+    assert!(
+        set.contains("Setting vhost limits to \"{\"max-connections\": 10, \"max-queues\": 5}\" for vhost \"/\" ..."),
+        "{set}"
+    );
+    assert_eq!(
+        ok(u, &["-q", "list_vhost_limits"]),
+        "{\"max-connections\":10,\"max-queues\":5}\n"
+    );
+    // set_vhost_limits replaces: max-queues is no longer set.
+    ok(u, &["set_vhost_limits", "-p", "/", "{\"max-queues\": 2}"]);
+    ok(u, &["add_vhost", "dev"]);
+    ok(
+        u,
+        &["set_vhost_limits", "-p", "dev", "{\"max-connections\": 1}"],
+    );
+    let global = ok(u, &["-q", "list_vhost_limits", "--global"]);
+    assert_eq!(
+        global,
+        "vhost\tlimits\n/\t{\"max-queues\":2}\ndev\t{\"max-connections\":1}\n"
+    );
+    let bad = ctl(u, &["set_vhost_limits", "{\"max-widgets\": 1}"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("max-widgets"));
+    let missing = ctl(
+        u,
+        &["set_vhost_limits", "-p", "nope", "{\"max-queues\": 1}"],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    drop(b);
+
+    let b = start_in(data.path());
+    let u = b.url.as_str();
+    assert_eq!(
+        ok(u, &["-q", "list_vhost_limits", "--global"]),
+        global,
+        "limits survive a restart"
+    );
+    assert!(
+        ok(u, &["clear_vhost_limits", "-p", "dev"]).contains("Clearing vhost \"dev\" limits ...")
+    );
+    assert_eq!(ok(u, &["-q", "list_vhost_limits", "-p", "dev"]), "");
 }
 
 #[test]

@@ -31,7 +31,11 @@ pub enum DefinitionsError {
     },
 }
 
-fn item_error(what: &'static str, name: &str, reason: impl ToString) -> DefinitionsError {
+pub(super) fn item_error(
+    what: &'static str,
+    name: &str,
+    reason: impl ToString,
+) -> DefinitionsError {
     DefinitionsError::Item {
         what,
         name: name.to_string(),
@@ -57,6 +61,7 @@ pub fn export(broker: &Broker, vhost: Option<&str>) -> Definitions {
         export_access(broker, &mut defs);
     }
     defs.policies = broker.policies.list(vhost);
+    defs.parameters = super::parameters::export_vhost_limits(broker, vhost);
     for v in &vhosts {
         export_vhost(v, &mut defs);
     }
@@ -178,8 +183,8 @@ fn strip_vhost(defs: &mut Definitions) {
     defs.bindings.iter_mut().for_each(|b| b.vhost = None);
 }
 
-/// Imports a document. With `into_vhost`, every queue, exchange, binding and
-/// policy goes to that vhost whatever its `vhost` field says (per-vhost import).
+/// Imports a document. With `into_vhost`, every queue, exchange, binding,
+/// policy and vhost limit goes to that vhost whatever its `vhost` field says (per-vhost import).
 pub fn import(
     broker: &Broker,
     defs: &Definitions,
@@ -231,7 +236,9 @@ pub fn import(
         let vhost = vhost_of(broker, &target(&b.vhost), "binding", &b.source)?;
         import_binding(&vhost, b).map_err(|e| item_error("binding", &b.source, e))?;
     }
-    Ok(())
+    // Limits last, so that a stored max-queues below the number of stored
+    // queues (an operator may lower it at any time) cannot fail a restart.
+    super::parameters::import(broker, &defs.parameters, into_vhost)
 }
 
 fn vhost_of(

@@ -1,10 +1,12 @@
 //! Definitions in RabbitMQ's JSON format (what `rabbitmqctl export_definitions`
 //! and GET /api/definitions produce): users with their password hashes, vhosts,
-//! permissions, topic permissions, policies, queues, exchanges and bindings.
+//! permissions, topic permissions, policies, vhost limits (as runtime
+//! parameters), queues, exchanges and bindings.
 //! [`export`] and [`import`] convert between this format and a live broker.
 
 pub(crate) mod apply;
 pub mod json;
+pub mod parameters;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -40,7 +42,8 @@ pub struct Definitions {
     /// Topic permissions.
     #[serde(default)]
     pub topic_permissions: Vec<TopicPermissionDef>,
-    /// Runtime parameters (kept as given; none are acted on).
+    /// Runtime parameters: `vhost-limits` ones set the vhosts' limits; the
+    /// others are not acted on.
     #[serde(default)]
     pub parameters: Vec<Value>,
     /// Global runtime parameters (kept as given).

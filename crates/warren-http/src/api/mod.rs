@@ -10,6 +10,7 @@ mod overview;
 mod policies;
 mod queues;
 mod users;
+mod vhost_limits;
 mod vhosts;
 
 use std::sync::Arc;
@@ -162,6 +163,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(policies::one)
                 .put(policies::put)
                 .delete(policies::delete),
+        )
+        .route("/api/vhost-limits", get(vhost_limits::list))
+        .route("/api/vhost-limits/{vhost}", get(vhost_limits::list_in))
+        .route(
+            "/api/vhost-limits/{vhost}/{name}",
+            axum::routing::put(vhost_limits::put).delete(vhost_limits::delete),
         )
         .route(
             "/api/definitions",

@@ -222,6 +222,7 @@ pub fn dispatch(client: &Client, inv: &Invocation) -> Result<()> {
                 aliases: &[],
             },
         ),
+        "list_vhost_limits" => super::limits::list(client, inv, flag(inv, "--global").is_some()),
         _ => change(client, inv),
     }
 }
@@ -325,6 +326,8 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
             )?;
         }
         "set_policy" => set_policy(client, inv)?,
+        "set_vhost_limits" => super::limits::set(client, inv)?,
+        "clear_vhost_limits" => super::limits::clear(client, inv)?,
         "clear_policy" => {
             let name = arg(inv, 0, "[-p VHOST] NAME")?;
             done(

@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod limits;
 mod output;
 
 use clap::Args;
@@ -19,7 +20,8 @@ use output::{Formatter, Style};
     long_about = "Commands: status, list_queues, list_exchanges, list_bindings, list_connections, \
 list_channels, list_consumers, list_users, list_vhosts, list_permissions, list_policies, \
 add_user, delete_user, change_password, set_user_tags, add_vhost, delete_vhost, \
-set_permissions, set_policy, clear_policy, purge_queue, delete_queue, close_connection, \
+set_permissions, set_policy, clear_policy, set_vhost_limits, clear_vhost_limits, \
+list_vhost_limits, purge_queue, delete_queue, close_connection, \
 export_definitions, import_definitions.\n\nOptions: --url URL (default http://localhost:15672, \
 env WARREN_CTL_URL), --username/--password (env WARREN_CTL_USER/WARREN_CTL_PASSWORD, default \
 guest), -p VHOST, --formatter table|json, -q (quiet), -s (silent)."
