@@ -3,6 +3,7 @@
 //! CONNECTION_FORCED.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,17 +90,32 @@ impl ServerHandle {
     }
 }
 
-/// `connection_max`: a socket beyond it is closed at once (RabbitMQ's
-/// listener refuses it too), and the refusal is logged.
-fn over_connection_max(broker: &Broker, open: usize) -> bool {
-    match broker.config.connection_max {
-        Some(max) if open >= max => {
-            tracing::warn!(
-                "Node connection limit is reached. Active connections: {open}, limit: {max}"
-            );
-            true
+/// An accepted socket's place under the node's `connection_max`, shared by
+/// every listener; given back when the connection's task ends.
+struct SocketSlot(Arc<Broker>);
+
+impl SocketSlot {
+    /// Takes a place, or None when `connection_max` sockets are already open:
+    /// the socket is then closed at once (RabbitMQ's listener refuses it too),
+    /// and the refusal is logged.
+    fn take(broker: &Arc<Broker>) -> Option<SocketSlot> {
+        let open = broker.open_sockets.fetch_add(1, Ordering::AcqRel);
+        let slot = SocketSlot(broker.clone());
+        match broker.config.connection_max {
+            Some(max) if open >= max => {
+                tracing::warn!(
+                    "Node connection limit is reached. Active connections: {open}, limit: {max}"
+                );
+                None
+            }
+            _ => Some(slot),
         }
-        _ => false,
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -114,11 +130,15 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if over_connection_max(&broker, connections.len()) {
+                    let Some(slot) = SocketSlot::take(&broker) else {
                         drop(stream);
                         continue;
-                    }
-                    connections.spawn(connection::serve(stream, peer, broker.clone(), tls.clone(), shutdown.clone()));
+                    };
+                    let serve = connection::serve(stream, peer, broker.clone(), tls.clone(), shutdown.clone());
+                    connections.spawn(async move {
+                        serve.await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off instead of spinning.

@@ -35,7 +35,7 @@ use warren_codec::{AMQPClass, FrameKind};
 use warren_core::auth::Permission;
 use warren_core::BrokerConfig;
 
-use common::{within, TestBroker};
+use common::{eventually, within, TestBroker};
 
 /// A test certificate authority and the files it issued, in a temp dir.
 struct Pki {
@@ -648,5 +648,44 @@ async fn a_large_backlog_drains_over_plain_and_tls() {
     }
     within(channel.close()).await.unwrap();
     let _ = within(plain.close()).await;
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_max_counts_plain_and_tls_sockets_together() {
+    let pki = Pki::new("Warren test CA");
+    let options = pki.server_options(Verify::None, false);
+    let settings = AmqpsSettings {
+        config: server_config(&options).expect("valid TLS settings"),
+        login_from: CertLoginFrom::CommonName,
+    };
+    let config = BrokerConfig {
+        connection_max: Some(1),
+        ..Default::default()
+    };
+    let broker = TestBroker::start_tls(config, settings).await;
+    let plain = broker.amqprs().await;
+    let over_tls = amqprs_tls(
+        &broker,
+        pki.client(None),
+        SecurityCredentials::new_plain("guest", "guest"),
+    )
+    .await;
+    assert!(
+        over_tls.is_err(),
+        "a TLS connection beyond connection_max = 1 (one plain open) was accepted"
+    );
+    within(plain.close()).await.unwrap();
+    // The place is given back when the plain connection goes.
+    let sockets = &broker.broker.open_sockets;
+    eventually(|| sockets.load(std::sync::atomic::Ordering::Relaxed) == 0).await;
+    let conn = amqprs_tls(
+        &broker,
+        pki.client(None),
+        SecurityCredentials::new_plain("guest", "guest"),
+    )
+    .await;
+    let conn = conn.expect("a TLS connection once the plain one closed");
+    within(conn.close()).await.unwrap();
     broker.shutdown().await;
 }
