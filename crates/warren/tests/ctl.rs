@@ -2,32 +2,17 @@
 //! column arguments, table and JSON output, and the error when the broker is
 //! not reachable.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::Duration;
 
+mod process;
+use process::BrokerProcess;
+
 struct Broker {
-    child: Child,
+    _process: BrokerProcess,
     url: String,
     amqp_port: u16,
     _data: Option<tempfile::TempDir>,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn port_after(line: &str, marker: &str) -> u16 {
-    let rest = line.split(marker).nth(1).expect("marker in log line");
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-        .collect();
-    addr.rsplit(':').next().unwrap().parse().expect("port")
 }
 
 fn start() -> Broker {
@@ -39,45 +24,11 @@ fn start() -> Broker {
 
 /// A broker on an existing data directory (kept by the caller).
 fn start_in(data: &std::path::Path) -> Broker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .args([
-            "--amqp-port",
-            "0",
-            "--http-port",
-            "0",
-            "--metrics-port",
-            "0",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .env("WARREN_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn warren");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut amqp = None;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("AMQP on ") {
-                amqp = Some(port_after(&line, "AMQP on "));
-            }
-            if line.contains("management API and web UI on http://") {
-                let http = port_after(&line, "web UI on http://");
-                let _ = tx.send((amqp.unwrap_or(0), http));
-            }
-        }
-    });
-    let (amqp_port, http) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("broker logs its ports");
+    let process = BrokerProcess::start(data, &["--bind", "127.0.0.1"]);
     Broker {
-        child,
-        url: format!("http://127.0.0.1:{http}"),
-        amqp_port,
+        url: process.url(),
+        amqp_port: process.port,
+        _process: process,
         _data: None,
     }
 }

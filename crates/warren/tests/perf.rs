@@ -1,67 +1,28 @@
 //! `warren perf` against a real Warren: every scenario runs briefly, stops by
 //! itself, and its `--json` summary shows that messages really moved.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
+
+mod process;
+use process::BrokerProcess;
 
 struct Broker {
-    child: Child,
-    port: u16,
+    process: BrokerProcess,
     _data: tempfile::TempDir,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_broker() -> Broker {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .args([
-            "--amqp-port",
-            "0",
-            "--http-port",
-            "0",
-            "--metrics-port",
-            "0",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("WARREN_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn warren");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(after) = line.split("AMQP on ").nth(1) {
-                let addr = after.split(',').next().unwrap_or("").trim().to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("start-up line");
-    let port = addr.rsplit(':').next().unwrap().parse().expect("port");
     Broker {
-        child,
-        port,
+        process: BrokerProcess::start(data.path(), &[]),
         _data: data,
     }
 }
 
 /// Runs `warren perf ARGS --json` and returns its last output line.
 fn perf(broker: &Broker, args: &[&str]) -> String {
-    let uri = format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port);
-    let pid = broker.child.id().to_string();
+    let uri = broker.process.uri();
+    let pid = broker.process.pid().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_warren"))
         .arg("perf")
         .args(args)

@@ -16,6 +16,8 @@ pub struct BrokerProcess {
     pub child: Child,
     /// The AMQP port it logged at start-up.
     pub port: u16,
+    /// The management HTTP port it logged at start-up.
+    pub http_port: u16,
     /// Every line it has written to stdout.
     pub log: Arc<Mutex<Vec<String>>>,
 }
@@ -46,18 +48,32 @@ impl BrokerProcess {
         let (tx, rx) = std::sync::mpsc::channel();
         let lines = log.clone();
         std::thread::spawn(move || {
+            let mut amqp = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("AMQP on ").nth(1) {
-                    let _ = tx.send(port_of(addr));
+                    amqp = port_of(addr);
+                }
+                if let Some(url) = line.split("web UI on http://").nth(1) {
+                    let _ = tx.send(amqp.zip(port_of(url)));
                 }
                 lines.lock().push(line);
             }
         });
-        let port = rx
+        let (port, http_port) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("broker starts")
-            .expect("port in log");
-        BrokerProcess { child, port, log }
+            .expect("AMQP and HTTP ports in the log");
+        BrokerProcess {
+            child,
+            port,
+            http_port,
+            log,
+        }
+    }
+
+    /// The management API's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     /// An AMQP URI for guest/guest on the default vhost.
@@ -86,10 +102,11 @@ impl Drop for BrokerProcess {
     }
 }
 
-/// The port in "127.0.0.1:5672, management …" style text.
-fn port_of(addr: &str) -> Option<u16> {
-    addr.split(',')
-        .next()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.trim().parse::<u16>().ok())
+/// The port at the start of "0.0.0.0:5672, data in …" or "0.0.0.0:15672/ , …".
+fn port_of(text: &str) -> Option<u16> {
+    let addr: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+        .collect();
+    addr.rsplit(':').next()?.parse().ok()
 }
