@@ -196,7 +196,7 @@ impl Connection {
         match self.phase {
             Phase::Finishing => false,
             Phase::Closing(_) => true,
-            Phase::Open => !self.flow.blocked(),
+            Phase::Open => !self.flow.blocked() && self.session.commits_waiting == 0,
         }
     }
 
@@ -311,7 +311,9 @@ impl Connection {
                 self.input.clear();
                 break;
             }
-            if matches!(self.phase, Phase::Open) && self.flow.blocked() {
+            if matches!(self.phase, Phase::Open)
+                && (self.flow.blocked() || self.session.commits_waiting > 0)
+            {
                 break;
             }
             match decode_frame(&mut self.input, self.session.frame_max) {
@@ -536,6 +538,7 @@ impl Connection {
         let mut batch = Vec::new();
         self.session.outbox.drain_into(&mut batch);
         self.pending.extend(batch);
+        let commits_waiting = self.session.commits_waiting;
         let (mut written, mut written_bytes) = (0, 0);
         while self.session.out.len() < OUT_HIGH_WATER {
             let Some(item) = self.pending.pop_front() else {
@@ -567,6 +570,11 @@ impl Connection {
         }
         if written > 0 && self.session.outbox.written(written, written_bytes) {
             self.channels.values().for_each(Channel::kick_queues);
+        }
+        if commits_waiting > 0 && self.session.commits_waiting == 0 {
+            // The last held-back tx.commit-ok went out: input buffered
+            // behind it is processed now.
+            self.process_input();
         }
     }
 

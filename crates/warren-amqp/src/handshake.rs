@@ -350,6 +350,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         now: tokio::time::Instant::now(),
         info,
         memory_charge: 0,
+        commits_waiting: 0,
         _connection_slot: connection_slot,
     };
     Ok(Handshake {

@@ -52,6 +52,9 @@ pub struct Session {
     /// Estimated memory the messages published since the last charge hold in
     /// queues; charged against the broker's memory credit after each batch.
     pub memory_charge: usize,
+    /// Channels whose tx.commit-ok waits for the store: while any does, the
+    /// connection processes no further input (replies stay in order).
+    pub commits_waiting: usize,
     /// This connection's place under the vhost's `max-connections`, given
     /// back when the session is dropped.
     pub _connection_slot: warren_core::vhost_limits::ConnectionSlot,

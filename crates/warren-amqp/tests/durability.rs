@@ -3,6 +3,7 @@
 //! flagged redelivered, acked ones never; a drained backlog frees its disk.
 
 mod common;
+mod raw;
 
 use common::{within, TestBroker};
 use futures_lite::StreamExt;
@@ -433,4 +434,71 @@ async fn transient_messages_stay_in_memory_while_memory_is_fine_and_do_not_survi
     }
     assert_eq!(get_body(&ch, "mixed").await, None);
     broker.shutdown().await;
+}
+
+/// tx.commit-ok for persistent messages is held back until they are on disk
+/// (the crash test in crates/warren shows it survives SIGKILL); input that
+/// arrived behind the commit is processed once commit-ok has gone out, with
+/// every reply in order.
+#[tokio::test]
+async fn input_behind_a_waiting_tx_commit_is_answered_in_order() {
+    use warren_codec::spec::{queue, tx};
+    use warren_codec::AMQPClass;
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare(
+        "tx-durable".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+
+    let mut client = raw::RawClient::open(&broker).await;
+    client.open_channel(1).await;
+    client
+        .send_method(1, AMQPClass::Tx(tx::AMQPMethod::Select(tx::Select {})))
+        .await;
+    let (_, reply) = client.method().await;
+    assert!(matches!(reply, AMQPClass::Tx(tx::AMQPMethod::SelectOk(_))));
+    // One write: a persistent publish, tx.commit, and a passive declare behind it.
+    let mut bytes = raw::publish(1, "", "tx-durable", false);
+    let mut header = vec![0, 60, 0, 0];
+    header.extend_from_slice(&4u64.to_be_bytes());
+    header.extend_from_slice(&[0x10, 0x00, 2]); // delivery-mode = 2
+    bytes.extend(raw::frame(2, 1, &header));
+    bytes.extend(raw::body(1, b"kept"));
+    bytes.extend(raw::method_frame(
+        1,
+        &AMQPClass::Tx(tx::AMQPMethod::Commit(tx::Commit {})),
+    ));
+    bytes.extend(raw::queue_declare(1, "tx-durable", true));
+    client.send(&bytes).await;
+    let (_, first) = client.method().await;
+    assert!(
+        matches!(first, AMQPClass::Tx(tx::AMQPMethod::CommitOk(_))),
+        "expected tx.commit-ok first, got {first:?}"
+    );
+    let (_, second) = client.method().await;
+    match second {
+        AMQPClass::Queue(queue::AMQPMethod::DeclareOk(ok)) => assert_eq!(ok.message_count, 1),
+        other => panic!("expected queue.declare-ok, got {other:?}"),
+    }
+    broker.shutdown().await;
+
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    let got = ch
+        .basic_get("tx-durable".into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the committed message survived the restart");
+    assert_eq!(got.delivery.data, b"kept");
 }

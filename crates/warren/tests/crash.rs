@@ -1,5 +1,6 @@
 //! Nothing confirmed is ever lost: the real `warren` binary is killed with
-//! SIGKILL at random points while publishers (with confirms) and a consumer
+//! SIGKILL at random points while publishers (with confirms, or in
+//! transactions: tx.commit-ok is a confirmation too) and a consumer
 //! (with acks) run, then restarted, twenty times over. Every confirmed message
 //! must be delivered at some point; a message comes back twice only if its ack
 //! may not have reached the broker before the kill. A corrupted segment is
@@ -84,6 +85,50 @@ async fn publisher(uri: String, ledger: Arc<Mutex<Ledger>>) {
             }
             _ => return,
         }
+    }
+}
+
+/// Publishes in transactions of ten; a message counts as confirmed once its
+/// tx.commit-ok has arrived.
+async fn tx_publisher(uri: String, ledger: Arc<Mutex<Ledger>>) {
+    let Some(conn) = connect(&uri).await else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else {
+        return;
+    };
+    if ch.tx_select().await.is_err() {
+        return;
+    }
+    let props = BasicProperties::default().with_delivery_mode(2);
+    loop {
+        let ids: Vec<u64> = {
+            let mut l = ledger.lock();
+            (0..10)
+                .map(|_| {
+                    l.next_id += 1;
+                    l.next_id
+                })
+                .collect()
+        };
+        for id in &ids {
+            let published = ch
+                .basic_publish(
+                    "".into(),
+                    QUEUE.into(),
+                    BasicPublishOptions::default(),
+                    &id.to_be_bytes(),
+                    props.clone(),
+                )
+                .await;
+            if published.is_err() {
+                return;
+            }
+        }
+        if ch.tx_commit().await.is_err() {
+            return;
+        }
+        ledger.lock().confirmed.extend(ids);
     }
 }
 
@@ -174,9 +219,10 @@ async fn confirmed_messages_survive_twenty_sigkills() {
             declare_queue(&uri).await;
         }
         let mut tasks = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..2 {
             tasks.push(tokio::spawn(publisher(uri.clone(), ledger.clone())));
         }
+        tasks.push(tokio::spawn(tx_publisher(uri.clone(), ledger.clone())));
         tasks.push(tokio::spawn(consumer(uri.clone(), ledger.clone())));
         // The kill lands at a random point of the load (this is the chaos, not
         // a synchronisation: nothing waits for it).

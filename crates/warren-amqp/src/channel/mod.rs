@@ -117,6 +117,18 @@ struct Tx {
     settles: Vec<TxSettle>,
 }
 
+/// tx.commit-ok is sent only once the committed persistent messages are on
+/// disk: committed publishes carry store sync tokens, as confirms do.
+#[derive(Default)]
+struct TxSync {
+    /// Transactional publishes so far (their sync sequence numbers).
+    published: u64,
+    /// Highest of them the store has synced.
+    synced: u64,
+    /// A commit-ok held back until `synced` reaches this publish.
+    waiting: Option<u64>,
+}
+
 /// The direct reply-to pseudo-queue this channel consumes from.
 struct ReplyTo {
     address: String,
@@ -137,6 +149,8 @@ pub struct Channel {
     channel_credit: Arc<ConsumerCredit>,
     confirms: Option<Confirms>,
     tx: Option<Tx>,
+    /// Store sync bookkeeping for tx.commit.
+    tx_sync: TxSync,
     last_queue: Option<String>,
     reply_to: Option<ReplyTo>,
     route_buf: Vec<Arc<Queue>>,
@@ -163,6 +177,7 @@ impl Channel {
             channel_credit: Arc::new(ConsumerCredit::new(0)),
             confirms: None,
             tx: None,
+            tx_sync: TxSync::default(),
             last_queue: None,
             reply_to: None,
             route_buf: Vec::new(),
@@ -390,7 +405,13 @@ impl Channel {
             }
             tx::AMQPMethod::Commit(_) => {
                 let work = std::mem::take(self.tx.as_mut().ok_or_else(not_tx)?);
-                self.commit(work, session)?;
+                if let Some(last) = self.commit(work, session) {
+                    // commit-ok waits for the store; the connection reads no
+                    // further input meanwhile, so replies stay in order.
+                    self.tx_sync.waiting = Some(last);
+                    session.commits_waiting += 1;
+                    return Ok(());
+                }
                 tx::AMQPMethod::CommitOk(tx::CommitOk {})
             }
             tx::AMQPMethod::Rollback(_) => {
@@ -408,14 +429,19 @@ impl Channel {
         Ok(())
     }
 
-    fn commit(&mut self, work: Tx, session: &mut Session) -> Result<(), BrokerError> {
+    /// Applies a transaction's work; returns the sync sequence number of its
+    /// last persistent publish, if any was written to the store.
+    fn commit(&mut self, work: Tx, session: &mut Session) -> Option<u64> {
+        let mut last_persisted = None;
         for pending in work.publishes {
-            self.route_and_enqueue(pending, session);
+            if self.route_and_enqueue(pending, session) {
+                last_persisted = Some(self.tx_sync.published);
+            }
         }
         for s in work.settles {
             self.apply_settle(s.settled, s.requeue, s.acked);
         }
-        Ok(())
+        last_persisted.filter(|seq| *seq > self.tx_sync.synced)
     }
 
     /// Puts deliveries settled in an uncommitted transaction back among the
@@ -433,6 +459,13 @@ impl Channel {
     /// `basic.ack` with multiple set covers a whole batch).
     pub fn flush_confirms(&mut self, session: &mut Session) {
         let id = self.id;
+        if let Some(waiting) = self.tx_sync.waiting {
+            if waiting <= self.tx_sync.synced {
+                self.tx_sync.waiting = None;
+                session.commits_waiting -= 1;
+                session.send(id, AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {})));
+            }
+        }
         let Some(confirms) = self.confirms.as_mut() else {
             return;
         };
@@ -459,6 +492,9 @@ impl Channel {
 
     /// The store has synced persistent publishes up to `seq` on this channel.
     pub fn synced(&mut self, seq: u64) {
+        if self.tx.is_some() {
+            self.tx_sync.synced = self.tx_sync.synced.max(seq);
+        }
         if let Some(confirms) = self.confirms.as_mut() {
             while confirms.unsynced.front().is_some_and(|s| *s <= seq) {
                 confirms.unsynced.pop_front();
@@ -469,6 +505,9 @@ impl Channel {
     /// Frees everything the channel holds: unacked messages go back to their
     /// queues, consumers are cancelled (auto-delete queues may go away).
     pub fn release(&mut self, session: &mut Session) {
+        if self.tx_sync.waiting.take().is_some() {
+            session.commits_waiting -= 1;
+        }
         // Consumers go first, as in RabbitMQ: requeued messages must not be
         // dispatched back to this channel's own consumers (they would bounce
         // back later, out of their original order).

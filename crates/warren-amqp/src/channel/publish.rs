@@ -229,7 +229,9 @@ impl Channel {
             .map_err(|e| Fault::new(e, PUBLISH))?;
         match self.tx.as_mut() {
             Some(tx) => tx.publishes.push(pending),
-            None => self.route_and_enqueue(pending, session),
+            None => {
+                self.route_and_enqueue(pending, session);
+            }
         }
         Ok(())
     }
@@ -294,7 +296,9 @@ impl Channel {
 
     /// Routes a message to its queues, returns it if mandatory and unroutable,
     /// and counts it for publisher confirms.
-    pub(super) fn route_and_enqueue(&mut self, pending: Pending, session: &mut Session) {
+    /// Routes and enqueues a complete message; true if it was written to the
+    /// store (a persistent message reached a durable queue).
+    pub(super) fn route_and_enqueue(&mut self, pending: Pending, session: &mut Session) -> bool {
         let Pending {
             exchange,
             mandatory,
@@ -345,10 +349,17 @@ impl Channel {
                 session.frame_max,
             );
         }
-        let seq = self.confirms.as_mut().map(|c| {
-            c.published += 1;
-            c.published
-        });
+        let seq = match (self.confirms.as_mut(), self.tx.is_some()) {
+            (Some(c), _) => {
+                c.published += 1;
+                Some(c.published)
+            }
+            (None, true) => {
+                self.tx_sync.published += 1;
+                Some(self.tx_sync.published)
+            }
+            (None, false) => None,
+        };
         let waiter = seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq)));
         let outcome = enqueue(&queues, &message, waiter);
         session.memory_charge += memory_estimate(&message, queues.len());
@@ -363,5 +374,6 @@ impl Channel {
                 confirms.nacked.push(seq);
             }
         }
+        outcome.persisted
     }
 }
