@@ -159,6 +159,21 @@ impl<'a> RawProperties<'a> {
     pub fn has_headers(&self) -> bool {
         self.flags() & FLAG_HEADERS != 0
     }
+
+    /// The same property bytes with the reply-to (which must be present)
+    /// replaced by `address`, spliced without decoding the rest: what direct
+    /// reply-to does for every request. None if reply-to is absent or the
+    /// address does not fit a short string.
+    pub fn with_reply_to(&self, address: &[u8]) -> Option<Bytes> {
+        let len = u8::try_from(address.len()).ok()?;
+        let (start, end) = self.walk(Some(FLAG_REPLY_TO))?;
+        let mut out = Vec::with_capacity(self.raw.len() - (end - start) + 1 + address.len());
+        out.extend_from_slice(&self.raw[..start]);
+        out.push(len);
+        out.extend_from_slice(address);
+        out.extend_from_slice(&self.raw[end..]);
+        Some(Bytes::from(out))
+    }
 }
 
 /// Parses a length-prefixed AMQP field table.
@@ -207,6 +222,42 @@ mod tests {
         assert_eq!(view.expiration(), Some(&b"1000"[..]));
         assert_eq!(view.user_id(), None);
         assert_eq!(decode_properties(&raw).unwrap(), props);
+    }
+
+    #[test]
+    fn splicing_reply_to_equals_decoding_and_re_encoding() {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from("k"), AMQPValue::LongString("v".into()));
+        let address = "amq.rabbitmq.reply-to.g1h2AA5yZXBseUAxMjM0NTY3OAAAAAEAAAAAZ2AB3Q==";
+        let cases = [
+            AMQPProperties::default().with_reply_to("amq.rabbitmq.reply-to".into()),
+            AMQPProperties::default()
+                .with_content_type("application/json".into())
+                .with_headers(headers)
+                .with_delivery_mode(2)
+                .with_priority(3)
+                .with_correlation_id("42".into())
+                .with_reply_to("amq.rabbitmq.reply-to".into())
+                .with_expiration("60000".into())
+                .with_message_id("m-1".into())
+                .with_timestamp(1_700_000_000)
+                .with_app_id("rpc".into()),
+        ];
+        for props in cases {
+            let raw = encode_properties(&props);
+            let spliced = RawProperties::new(&raw)
+                .with_reply_to(address.as_bytes())
+                .expect("reply-to present");
+            let expected = encode_properties(&props.clone().with_reply_to(address.into()));
+            assert_eq!(spliced, expected);
+            RawProperties::new(&spliced).validate().unwrap();
+        }
+        let none = encode_properties(&AMQPProperties::default().with_priority(1));
+        assert!(RawProperties::new(&none).with_reply_to(b"x").is_none());
+        let raw = encode_properties(&AMQPProperties::default().with_reply_to("r".into()));
+        assert!(RawProperties::new(&raw)
+            .with_reply_to(&[b'a'; 256])
+            .is_none());
     }
 
     #[test]

@@ -7,8 +7,7 @@ use bytes::{Bytes, BytesMut};
 use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
-use warren_codec::properties::{decode_properties, encode_properties};
-use warren_codec::ShortString;
+use warren_codec::properties::decode_properties;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::enqueue::enqueue;
 use warren_core::message::parse_expiration;
@@ -288,10 +287,9 @@ impl Channel {
         let reply = self.reply_to.as_ref().ok_or_else(|| {
             BrokerError::PreconditionFailed("fast reply consumer does not exist".into())
         })?;
-        let decoded =
-            decode_properties(&properties).map_err(|e| BrokerError::SyntaxError(e.to_string()))?;
-        let rewritten = decoded.with_reply_to(ShortString::from(reply.address.clone()));
-        Ok(encode_properties(&rewritten))
+        view.with_reply_to(reply.address.as_bytes()).ok_or_else(|| {
+            BrokerError::InternalError("direct reply-to address longer than 255 bytes".into())
+        })
     }
 
     /// Routes a message to its queues, returns it if mandatory and unroutable,
