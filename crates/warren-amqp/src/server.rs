@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use warren_core::vhost_limits::ConnectionSlot;
 use warren_core::Broker;
 
 use crate::connection;
@@ -90,33 +91,20 @@ impl ServerHandle {
     }
 }
 
-/// An accepted socket's place under the node's `connection_max`, shared by
-/// every listener; given back when the connection's task ends.
-struct SocketSlot(Arc<Broker>);
-
-impl SocketSlot {
-    /// Takes a place, or None when `connection_max` sockets are already open:
-    /// the socket is then closed at once (RabbitMQ's listener refuses it too),
-    /// and the refusal is logged.
-    fn take(broker: &Arc<Broker>) -> Option<SocketSlot> {
-        let open = broker.open_sockets.fetch_add(1, Ordering::AcqRel);
-        let slot = SocketSlot(broker.clone());
-        match broker.config.connection_max {
-            Some(max) if open >= max => {
-                tracing::warn!(
-                    "Node connection limit is reached. Active connections: {open}, limit: {max}"
-                );
-                None
-            }
-            _ => Some(slot),
-        }
+/// Takes an accepted socket's place under the node's `connection_max`, shared
+/// by every listener and given back when the connection's task ends; None
+/// (logged) when the limit is reached: the socket is then closed at once, as
+/// RabbitMQ's listener refuses it too.
+fn take_socket_place(broker: &Broker) -> Option<ConnectionSlot> {
+    let limit = broker.config.connection_max.map_or(-1, |max| max as i64);
+    let place = ConnectionSlot::take(&broker.open_sockets, limit);
+    if place.is_none() {
+        tracing::warn!(
+            "Node connection limit is reached. Active connections: {}, limit: {limit}",
+            broker.open_sockets.load(Ordering::Relaxed)
+        );
     }
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        self.0.open_sockets.fetch_sub(1, Ordering::AcqRel);
-    }
+    place
 }
 
 async fn accept_loop(
@@ -130,7 +118,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let Some(slot) = SocketSlot::take(&broker) else {
+                    let Some(slot) = take_socket_place(&broker) else {
                         drop(stream);
                         continue;
                     };

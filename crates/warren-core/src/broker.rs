@@ -95,7 +95,7 @@ pub struct Broker {
     pub started_at: std::time::Instant,
     /// AMQP sockets accepted and not yet closed, on every listener (plain and
     /// amqps): what `connection_max` limits.
-    pub open_sockets: std::sync::atomic::AtomicUsize,
+    pub open_sockets: Arc<std::sync::atomic::AtomicI64>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub(crate) persistence: std::sync::OnceLock<Arc<crate::persistence::Persistence>>,
     vhost_metadata: RwLock<HashMap<String, serde_json::Value>>,
@@ -137,7 +137,7 @@ impl Broker {
             policies: PolicyStore::default(),
             rates: RateTable::default(),
             started_at: std::time::Instant::now(),
-            open_sockets: std::sync::atomic::AtomicUsize::new(0),
+            open_sockets: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             vhosts: RwLock::new(vhosts),
             persistence: std::sync::OnceLock::new(),
             vhost_metadata: RwLock::new(metadata),

@@ -120,11 +120,30 @@ impl Default for VHostLimits {
     }
 }
 
-/// One open connection's place in its vhost: reserved by
-/// [`VHostLimits::reserve_connection`], given back when dropped.
+/// A place under a counted limit (a vhost's `max-connections`, the node's
+/// `connection_max`): taken with a compare-and-swap on the shared count, so
+/// simultaneous takers cannot both get the last one, and given back when dropped.
 #[derive(Debug)]
 pub struct ConnectionSlot {
     open: Arc<AtomicI64>,
+}
+
+impl ConnectionSlot {
+    /// Takes a place under `limit` (negative: no limit) on the count `open`;
+    /// None when `limit` places are taken already.
+    pub fn take(open: &Arc<AtomicI64>, limit: i64) -> Option<ConnectionSlot> {
+        let mut taken = open.load(Ordering::Acquire);
+        loop {
+            if limit >= 0 && taken >= limit {
+                return None;
+            }
+            match open.compare_exchange_weak(taken, taken + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(ConnectionSlot { open: open.clone() }),
+                Err(now) => taken = now,
+            }
+        }
+    }
 }
 
 impl Drop for ConnectionSlot {
@@ -194,27 +213,11 @@ impl VHostLimits {
         user: &str,
     ) -> Result<ConnectionSlot, BrokerError> {
         let limit = self.max_connections.load(Ordering::Acquire);
-        let mut open = self.open_connections.load(Ordering::Acquire);
-        loop {
-            if limit >= 0 && open >= limit {
-                return Err(BrokerError::NotAllowed(format!(
-                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({limit}) is reached"
-                )));
-            }
-            match self.open_connections.compare_exchange_weak(
-                open,
-                open + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    return Ok(ConnectionSlot {
-                        open: self.open_connections.clone(),
-                    })
-                }
-                Err(now) => open = now,
-            }
-        }
+        ConnectionSlot::take(&self.open_connections, limit).ok_or_else(|| {
+            BrokerError::NotAllowed(format!(
+                "access to vhost '{vhost}' refused for user '{user}': connection limit ({limit}) is reached"
+            ))
+        })
     }
 
     /// RabbitMQ's refusal when `existing` queues already reach `max-queues`.

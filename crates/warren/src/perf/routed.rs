@@ -12,8 +12,8 @@ use super::client::{Client, Target};
 use super::consumer::{consume, ConsumeSpec};
 use super::probe::{report_opt, sample_opt};
 use super::publisher::{publish, PublishSpec, Routes};
-use super::report::{rates_every_second, Common, Counters, Summary};
-use super::throughput::join_all;
+use super::report::{Common, Counters, Summary};
+use super::throughput::{finish_run, Finished};
 
 /// Options shared by the exchange-routing scenarios.
 #[derive(Debug, Clone, Args)]
@@ -101,12 +101,19 @@ pub async fn run(args: RoutedArgs, plan: Plan) -> anyhow::Result<()> {
             publish(client, spec, c, epoch, deadline).await.map(|_| ())
         }));
     }
-    let totals = rates_every_second(&counters, deadline, args.common.json, "").await;
-    let after = sample_opt(probe.as_ref());
-    counters.halt();
-    join_all(tasks).await;
-    let mut lat = std::mem::take(&mut *latencies.lock());
-    lat.sort_unstable();
+    let Finished {
+        totals,
+        after,
+        latencies: lat,
+    } = finish_run(
+        &counters,
+        deadline,
+        args.common.json,
+        probe.as_ref(),
+        tasks,
+        &latencies,
+    )
+    .await;
     let mut s = Summary::new(plan.scenario);
     s.int("publishers", args.publishers as u64)
         .int("queues", queues.len() as u64)

@@ -19,8 +19,8 @@ use super::client::{Client, Target};
 use super::consumer::{body_stamp, DeliveryScan};
 use super::probe::{report_opt, sample_opt};
 use super::publisher::{properties, put_publish, stamp};
-use super::report::{rates_every_second, Common, Counters, Summary};
-use super::throughput::join_all;
+use super::report::{Common, Counters, Summary};
+use super::throughput::{finish_run, Finished};
 
 const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
@@ -66,12 +66,19 @@ pub async fn run(args: RpcArgs) -> anyhow::Result<()> {
         let (c, l, a) = (counters.clone(), latencies.clone(), args.clone());
         tasks.push(tokio::spawn(call(client, a, c, l, epoch, deadline)));
     }
-    let totals = rates_every_second(&counters, deadline, args.common.json, "").await;
-    let after = sample_opt(probe.as_ref());
-    counters.halt();
-    join_all(tasks).await;
-    let mut lat = std::mem::take(&mut *latencies.lock());
-    lat.sort_unstable();
+    let Finished {
+        totals,
+        after,
+        latencies: lat,
+    } = finish_run(
+        &counters,
+        deadline,
+        args.common.json,
+        probe.as_ref(),
+        tasks,
+        &latencies,
+    )
+    .await;
     let mut s = Summary::new("rpc");
     s.text(
         "reply",

@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 
 use super::client::{Client, Target};
 use super::consumer::{consume, ConsumeSpec};
-use super::probe::{report_opt, sample_opt};
+use super::probe::{report_opt, sample_opt, BrokerProbe, Sample};
 use super::publisher::{publish, PublishSpec, Routes};
-use super::report::{rates_every_second, Common, Counters, Summary};
+use super::report::{rates_every_second, Common, Counters, Summary, Totals};
 
 /// Options of the throughput scenario (names follow PerfTest where it has one).
 #[derive(Debug, Clone, Args)]
@@ -118,12 +118,19 @@ pub async fn run(args: ThroughputArgs) -> anyhow::Result<()> {
             publish(client, spec, c, epoch, deadline).await.map(|_| ())
         }));
     }
-    let totals = rates_every_second(&counters, deadline, args.common.json, "").await;
-    let after = sample_opt(probe.as_ref());
-    counters.halt();
-    join_all(tasks).await;
-    let mut lat = std::mem::take(&mut *latencies.lock());
-    lat.sort_unstable();
+    let Finished {
+        totals,
+        after,
+        latencies: lat,
+    } = finish_run(
+        &counters,
+        deadline,
+        args.common.json,
+        probe.as_ref(),
+        tasks,
+        &latencies,
+    )
+    .await;
     let mut s = Summary::new("throughput");
     s.int("publishers", args.publishers as u64)
         .int("consumers", args.consumers as u64)
@@ -146,6 +153,41 @@ pub async fn run(args: ThroughputArgs) -> anyhow::Result<()> {
     s.print(args.common.json);
     setup.clean_up(&queues).await;
     Ok(())
+}
+
+/// The end of a timed run: its totals, the broker sampled right after it, and
+/// the sorted latencies.
+pub struct Finished {
+    /// Messages counted over the run.
+    pub totals: Totals,
+    /// The broker's CPU and memory just after the run.
+    pub after: Sample,
+    /// End-to-end latencies in microseconds, sorted.
+    pub latencies: Vec<u64>,
+}
+
+/// Reports rates until `deadline`, samples the broker, stops the counters,
+/// waits for the workers and collects their latencies: how every timed
+/// scenario ends.
+pub async fn finish_run<T>(
+    counters: &Counters,
+    deadline: tokio::time::Instant,
+    quiet: bool,
+    probe: Option<&BrokerProbe>,
+    tasks: Vec<JoinHandle<anyhow::Result<T>>>,
+    latencies: &Mutex<Vec<u64>>,
+) -> Finished {
+    let totals = rates_every_second(counters, deadline, quiet, "").await;
+    let after = sample_opt(probe);
+    counters.halt();
+    join_all(tasks).await;
+    let mut latencies = std::mem::take(&mut *latencies.lock());
+    latencies.sort_unstable();
+    Finished {
+        totals,
+        after,
+        latencies,
+    }
 }
 
 /// Waits (at most 5 s each) for the workers and reports their failures.
