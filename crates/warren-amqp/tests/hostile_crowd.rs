@@ -35,23 +35,7 @@ const FDS_NEEDED: u64 = 2 * IDLE as u64 + 200;
 /// (and the hard limit too, which only a privileged process may); false if
 /// the process still may not open `want` descriptors.
 fn raise_fd_limit(want: u64) -> bool {
-    let want = want as libc::rlim_t;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return false;
-        }
-        if limit.rlim_cur >= want {
-            return true;
-        }
-        limit.rlim_cur = limit.rlim_max.max(want);
-        limit.rlim_max = limit.rlim_cur;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
-    }
+    warren_core::sys::raise_file_limit(want) >= want
 }
 
 /// Opens `IDLE` connections (heartbeat 0, so they may sit silent for ever).

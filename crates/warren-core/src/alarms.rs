@@ -294,17 +294,7 @@ pub fn process_rss() -> u64 {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    pages * page_size()
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 {
-        size as u64
-    } else {
-        4096
-    }
+    pages * crate::sys::page_size()
 }
 
 /// The memory available to the broker: the machine's total, or the cgroup's
@@ -332,15 +322,7 @@ pub fn total_memory() -> u64 {
 
 /// Free bytes available to unprivileged users on the file system holding `path`.
 pub fn disk_free_at(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs is plain data; zeroed is a valid initial value.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: the path is a valid C string and st a valid out-pointer.
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    crate::sys::disk_free_at(path)
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ mod recovery;
 pub mod registry;
 pub mod reply_to;
 pub mod scheduler;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod vhost;
 pub mod vhost_limits;
 

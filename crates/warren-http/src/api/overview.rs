@@ -121,28 +121,12 @@ pub fn open_fds() -> u64 {
 
 /// The soft limit on file descriptors.
 pub fn max_fds() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        limit.rlim_cur
-    } else {
-        0
-    }
+    warren_core::sys::file_limits().map_or(0, |(soft, _)| soft)
 }
 
 /// Free bytes on the file system of the current directory.
 pub fn disk_free() -> u64 {
-    let path = c".";
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: statvfs writes into the struct; the path is a valid C string.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } == 0 {
-        st.f_bavail as u64 * st.f_frsize as u64
-    } else {
-        0
-    }
+    warren_core::sys::disk_free_at(std::path::Path::new(".")).unwrap_or(0)
 }
 
 /// Process memory in bytes (resident set).

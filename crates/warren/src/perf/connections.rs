@@ -32,26 +32,8 @@ pub struct ConnectionCountArgs {
 
 /// Raises RLIMIT_NOFILE to its hard limit; returns the soft limit now in force.
 pub fn raise_file_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur;
-            }
-        }
-    }
-    lim.rlim_cur
+    let hard = warren_core::sys::file_limits().map_or(0, |(_, hard)| hard);
+    warren_core::sys::raise_file_limit(hard)
 }
 
 /// Runs the scenario and prints its report.

@@ -23,11 +23,9 @@ pub struct Sample {
 impl BrokerProbe {
     /// Observes process `pid`.
     pub fn new(pid: u32) -> BrokerProbe {
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         BrokerProbe {
             pid,
-            ticks_per_second: if tick > 0 { tick as u64 } else { 100 },
+            ticks_per_second: warren_core::sys::clock_ticks_per_second(),
         }
     }
 
