@@ -16,7 +16,8 @@ func TestCloseNotifiesNoError(t *testing.T) {
 		must(t, err, "dial")
 		closed := conn.NotifyClose(make(chan *Error, 1))
 		ch := openChannel(t, conn)
-		declareQueue(t, ch, "", true)
+		_, err = ch.QueueDeclare("", false, true, true, false, nil)
+		must(t, err, "queue.declare")
 		if err := conn.Close(); err != nil {
 			t.Fatalf("round %d: conn.Close() = %v", i, err)
 		}
