@@ -35,16 +35,30 @@ pub struct Listeners {
     pub entries: Vec<(String, SocketAddr)>,
 }
 
-/// The files the node was started with, for /api/nodes' `config_files`
-/// and `log_files` ("<stdout>" for console logging, as RabbitMQ writes it).
-#[derive(Debug, Clone, Default)]
-pub struct NodeFiles {
+/// How the node was started, for /api/nodes (`config_files`, `log_files`:
+/// "<stdout>" for console logging, as RabbitMQ writes it), the overview's
+/// `sample_retention_policies` and the certificate-expiration check.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
     /// Configuration files read at start.
     pub config_files: Vec<String>,
     /// Where the log goes.
     pub log_files: Vec<String>,
     /// Certificate files of the TLS listeners (for the certificate-expiration check).
     pub tls: Vec<certs::TlsListenerFiles>,
+    /// The rate sampler's interval (collect_statistics_interval).
+    pub stats_interval: Duration,
+}
+
+impl Default for NodeInfo {
+    fn default() -> Self {
+        NodeInfo {
+            config_files: Vec::new(),
+            log_files: Vec::new(),
+            tls: Vec::new(),
+            stats_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Shared state of the HTTP handlers.
@@ -55,8 +69,8 @@ pub struct AppState {
     pub listeners: Listeners,
     /// The node name, "warren@HOST".
     pub node: String,
-    /// Configuration and log files.
-    pub files: NodeFiles,
+    /// How the node was started.
+    pub node_info: NodeInfo,
 }
 
 /// The node name: "warren@" and the host name.
@@ -76,7 +90,7 @@ pub struct HttpServer {
     tls: Option<Arc<ServerConfig>>,
     broker: Arc<Broker>,
     listeners: Listeners,
-    files: NodeFiles,
+    node_info: NodeInfo,
     /// Serves the Prometheus endpoint instead of the API and UI.
     metrics: bool,
 }
@@ -101,7 +115,7 @@ impl HttpServer {
             tls: None,
             broker,
             listeners: Listeners::default(),
-            files: NodeFiles::default(),
+            node_info: NodeInfo::default(),
             metrics: false,
         }
         .rebuilt())
@@ -119,7 +133,7 @@ impl HttpServer {
             tls: None,
             broker,
             listeners: Listeners::default(),
-            files: NodeFiles::default(),
+            node_info: NodeInfo::default(),
             metrics: true,
         }
         .rebuilt())
@@ -130,7 +144,7 @@ impl HttpServer {
             broker: self.broker.clone(),
             listeners: self.listeners.clone(),
             node: node_name(),
-            files: self.files.clone(),
+            node_info: self.node_info.clone(),
         });
         self.router = if self.metrics {
             metrics::router(state)
@@ -140,10 +154,10 @@ impl HttpServer {
         self
     }
 
-    /// Tells the management API which configuration and log files the node
-    /// uses (for /api/nodes).
-    pub fn with_node_files(mut self, files: NodeFiles) -> Self {
-        self.files = files;
+    /// Tells the management API how the node was started (files, TLS
+    /// certificates, sampling interval).
+    pub fn with_node_info(mut self, info: NodeInfo) -> Self {
+        self.node_info = info;
         self.rebuilt()
     }
 

@@ -434,3 +434,108 @@ async fn listener_and_cluster_health_checks() {
         );
     }
 }
+
+#[tokio::test]
+async fn overview_has_churn_rates_and_retention() {
+    let api = TestApi::start().await;
+    let _conn = api.lapin().await;
+    let o = eventually("the connection in churn_rates", || async {
+        let o = api.get("/api/overview").await;
+        (o["churn_rates"]["connection_created"] == 1).then_some(o)
+    })
+    .await;
+    assert!(
+        o["churn_rates"]["queue_declared_details"]["rate"].is_number(),
+        "{o}"
+    );
+    assert_eq!(o["disable_stats"], false);
+    assert_eq!(
+        o["sample_retention_policies"]["basic"],
+        json!([600]),
+        "121 samples 5 s apart"
+    );
+}
+
+fn write_certificate(dir: &std::path::Path, name: &str, days: i64) -> std::path::PathBuf {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+    let now = std::time::SystemTime::now();
+    let expiry = now + std::time::Duration::from_secs((days * 86_400) as u64);
+    params.not_after = expiry.into();
+    let path = dir.join(name);
+    std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn certificate_expiration_check_reads_the_listeners_certificates() {
+    let api = TestApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let soon = write_certificate(dir.path(), "server.pem", 10);
+    let ca = write_certificate(dir.path(), "ca.pem", 3000);
+    let addr: std::net::SocketAddr = "127.0.0.1:5671".parse().unwrap();
+    let info = warren_http::NodeInfo {
+        tls: vec![warren_http::certs::TlsListenerFiles {
+            protocol: "amqp/ssl".into(),
+            addr,
+            certfile: soon.clone(),
+            cacertfile: Some(ca),
+        }],
+        ..Default::default()
+    };
+    let http = warren_http::HttpServer::bind_management(
+        api.broker.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+    .with_node_info(info)
+    .start();
+    let base = format!("http://{}", http.local_addr());
+    let check = |path: &'static str| {
+        let url = format!("{base}/api/health/checks/certificate-expiration/{path}");
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut r = agent
+                    .get(&url)
+                    .header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")
+                    .call()
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body: Value =
+                    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+                (status, body)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (status, body) = check("1/weeks").await;
+    assert_eq!((status, body.clone()), (200, json!({"status": "ok"})));
+    let (status, body) = check("1/months").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["reason"], "Certificates expiring");
+    let expired = &body["expired"][0];
+    assert_eq!(expired["protocol"], "amqp/ssl");
+    assert_eq!(expired["port"], 5671);
+    assert_eq!(expired["certfile"], soon.display().to_string());
+    assert_eq!(expired["certfile_expires_on"].as_array().unwrap().len(), 1);
+    assert_eq!(expired["cacertfile_expires_on"], json!([]));
+    let (status, body) = check("10/years").await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body["expired"][0]["cacertfile_expires_on"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, body) = check("1/fortnights").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("Supported units"));
+    http.shutdown().await;
+}

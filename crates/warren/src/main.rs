@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use warren_amqp::Server;
 use warren_core::Broker;
 use warren_http::certs::TlsListenerFiles;
-use warren_http::{HttpServer, Listeners, NodeFiles};
+use warren_http::{HttpServer, Listeners, NodeInfo};
 
 /// Warren, a RabbitMQ-compatible message broker.
 #[derive(Debug, Parser)]
@@ -159,7 +159,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             cacertfile: h.options.cacertfile.clone(),
         });
     }
-    let files = NodeFiles {
+    let files = NodeInfo {
         config_files: args
             .config
             .iter()
@@ -167,6 +167,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         log_files: vec!["<stdout>".into()],
         tls,
+        stats_interval: settings.stats_interval,
     };
     let http = http
         .set_listeners(
@@ -175,10 +176,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 entries: http_entries,
             },
         )
-        .with_node_files(files.clone());
+        .with_node_info(files.clone());
     let https = https.map(|h| {
         h.set_listeners(broker.clone(), Listeners { entries })
-            .with_node_files(files)
+            .with_node_info(files)
     });
     let handle = server.start();
     let amqps = amqps.map(Server::start);

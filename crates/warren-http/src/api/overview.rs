@@ -124,9 +124,36 @@ pub async fn overview(
             "consumers": consumers,
         },
         "statistics_db_event_queue": 0,
+        "churn_rates": churn_rates(broker),
+        "disable_stats": false,
+        "enable_queue_totals": false,
+        "sample_retention_policies": retention(&state),
         "listeners": listeners,
         "contexts": contexts(&state),
     })))
+}
+
+/// The overview's `churn_rates`: connection, channel and queue churn counters
+/// with their rates (the node's, as Warren is one node).
+fn churn_rates(broker: &Broker) -> Value {
+    let values = node_values(broker);
+    let rates = broker.rates.rates(NODE_KEY, values.len());
+    let mut out = serde_json::Map::new();
+    let first = NODE_STATS.len() - CHURN_STATS;
+    stats::put_counters(
+        &mut out,
+        &NODE_STATS[first..],
+        &values[first..],
+        rates.get(first..).unwrap_or(&[]),
+    );
+    Value::Object(out)
+}
+
+/// How far back `samples` histories reach, in seconds, for every rates mode.
+fn retention(state: &AppState) -> Value {
+    let secs = (warren_core::rates::HISTORY_LEN as u64 - 1)
+        * state.node_info.stats_interval.as_secs().max(1);
+    json!({"global": [secs], "basic": [secs], "detailed": [secs]})
 }
 
 /// GET /api/cluster-name.
@@ -235,6 +262,9 @@ pub const NODE_STATS: [&str; 13] = [
     "queue_deleted",
 ];
 
+/// The churn counters at the end of [`NODE_STATS`].
+const CHURN_STATS: usize = 7;
+
 /// Values in [`NODE_STATS`] order.
 pub fn node_values(broker: &Broker) -> Vec<u64> {
     let churn = broker.registry.churn();
@@ -293,8 +323,8 @@ fn node_json(state: &AppState) -> Value {
         "applications": applications(),
         "enabled_plugins": ["rabbitmq_management", "rabbitmq_prometheus"],
         "contexts": contexts(state),
-        "config_files": state.files.config_files,
-        "log_files": state.files.log_files,
+        "config_files": state.node_info.config_files,
+        "log_files": state.node_info.log_files,
         "db_dir": alarms.data_dir().display().to_string(),
     });
     if let Value::Object(map) = &mut out {
@@ -506,7 +536,7 @@ pub async fn health_certificate_expiration(
             .collect()
     };
     let expired: Vec<Value> = state
-        .files
+        .node_info
         .tls
         .iter()
         .filter_map(|l| {
