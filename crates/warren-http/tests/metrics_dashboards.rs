@@ -337,6 +337,15 @@ async fn overview_dashboard_metrics_have_plausible_values() {
         .cloned()
         .collect();
     assert_eq!(ok.get("protocol=\"amqp091\""), Some(&1.0), "{ok:?}");
+    // No management API login yet; one GET makes one.
+    assert_eq!(ok.get("protocol=\"http\""), None, "{ok:?}");
+    api.get("/api/overview").await;
+    let m = parse(&api.text(&format!("{base}/metrics")).await);
+    let ok: HashMap<String, f64> = m["rabbitmq_auth_attempts_succeeded_total"]
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(ok.get("protocol=\"http\""), Some(&1.0), "{ok:?}");
     metrics.shutdown().await;
 }
 
