@@ -229,7 +229,9 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     .await?;
     let (user, mechanism, capabilities, client_properties) = match wire.next_method().await? {
         AMQPClass::Connection(connection::AMQPMethod::StartOk(ok)) => {
-            match authenticate(broker, &ok, client) {
+            let login = authenticate(broker, &ok, client);
+            broker.users.auth_attempts.record("amqp091", login.is_ok());
+            match login {
                 Ok(user) => (
                     user,
                     ok.mechanism.as_str().to_string(),

@@ -76,6 +76,42 @@ pub struct Users {
     loopback_users: Vec<String>,
     /// Run after every change (the broker persists users and permissions).
     pub changed: crate::persistence::ChangeHook,
+    /// Login attempts per protocol (rabbitmq_auth_attempts_* metrics).
+    pub auth_attempts: AuthAttempts,
+}
+
+/// Counts of login attempts per protocol ("amqp091", "http"), as RabbitMQ's
+/// rabbit_core_metrics auth_attempt_succeeded / auth_attempt_failed.
+#[derive(Debug, Default)]
+pub struct AuthAttempts {
+    counts: parking_lot::Mutex<std::collections::BTreeMap<&'static str, AuthCounts>>,
+}
+
+/// Login attempts of one protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthCounts {
+    /// Logins that succeeded.
+    pub succeeded: u64,
+    /// Logins that failed.
+    pub failed: u64,
+}
+
+impl AuthAttempts {
+    /// Records one login attempt over `protocol`.
+    pub fn record(&self, protocol: &'static str, succeeded: bool) {
+        let mut counts = self.counts.lock();
+        let entry = counts.entry(protocol).or_default();
+        if succeeded {
+            entry.succeeded += 1;
+        } else {
+            entry.failed += 1;
+        }
+    }
+
+    /// Every protocol's counts, by protocol name.
+    pub fn snapshot(&self) -> Vec<(&'static str, AuthCounts)> {
+        self.counts.lock().iter().map(|(p, c)| (*p, *c)).collect()
+    }
 }
 
 impl Users {
@@ -102,6 +138,7 @@ impl Users {
             topic_permissions: RwLock::new(HashMap::new()),
             loopback_users,
             changed: Default::default(),
+            auth_attempts: AuthAttempts::default(),
         };
         users.add_user(default_user, default_pass, vec!["administrator".into()]);
         users.set_permission(default_user, vhost, Permission::full());

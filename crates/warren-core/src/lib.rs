@@ -39,5 +39,5 @@ pub use consumer::{Consumer, ConsumerCredit, Delivery, DeliverySink};
 pub use error::BrokerError;
 pub use exchange::{Exchange, ExchangeKind};
 pub use message::Message;
-pub use queue::{PublishOutcome, Queue, QueueSettings, QueuedMessage};
+pub use queue::{PublishOutcome, Queue, QueueSettings, QueuedMessage, ReadyStats};
 pub use vhost::VHost;

@@ -1,10 +1,16 @@
 //! Message rates: a sampler records counters of each object (queue, exchange,
 //! connection, channel, the whole broker) every few seconds; the rate of a
 //! counter is its increase over the last interval divided by the interval's
-//! length, as RabbitMQ's management agent computes `*_details.rate`.
+//! length, as RabbitMQ's management agent computes `*_details.rate`. The
+//! last [`HISTORY_LEN`] samples of each object are kept with their wall-clock
+//! times for the API's `samples` history (lengths_age, msg_rates_age).
 
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Samples kept per object: 121, i.e. 605 seconds at the default 5-second
+/// interval (RabbitMQ's basic retention of fine samples).
+pub const HISTORY_LEN: usize = 121;
 
 use parking_lot::Mutex;
 
@@ -13,6 +19,21 @@ struct Sample {
     values: Vec<u64>,
     rates: Vec<f64>,
     seen: u64,
+    /// (milliseconds since the Unix epoch, values), oldest first.
+    history: VecDeque<(u64, Vec<u64>)>,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn push_history(history: &mut VecDeque<(u64, Vec<u64>)>, values: &[u64]) {
+    if history.len() == HISTORY_LEN {
+        history.pop_front();
+    }
+    history.push_back((unix_ms(), values.to_vec()));
 }
 
 /// Last samples and rates per object key (e.g. "queue//q").
@@ -38,17 +59,21 @@ impl RateTable {
             Some(s) => {
                 let secs = at.saturating_duration_since(s.at).as_secs_f64();
                 if secs > 0.0 {
+                    // Signed: a gauge (queue depth, memory) may fall.
                     s.rates = values
                         .iter()
                         .zip(s.values.iter().chain(std::iter::repeat(&0)))
-                        .map(|(now, before)| now.saturating_sub(*before) as f64 / secs)
+                        .map(|(now, before)| (*now as f64 - *before as f64) / secs)
                         .collect();
                     s.values = values.to_vec();
                     s.at = at;
+                    push_history(&mut s.history, values);
                 }
                 s.seen = round;
             }
             None => {
+                let mut history = VecDeque::new();
+                push_history(&mut history, values);
                 samples.insert(
                     key.to_string(),
                     Sample {
@@ -56,6 +81,7 @@ impl RateTable {
                         values: values.to_vec(),
                         rates: vec![0.0; values.len()],
                         seen: round,
+                        history,
                     },
                 );
             }
@@ -77,6 +103,18 @@ impl RateTable {
     }
 }
 
+impl RateTable {
+    /// The kept samples of an object's counters, oldest first, each with its
+    /// time in milliseconds since the Unix epoch.
+    pub fn history(&self, key: &str) -> Vec<(u64, Vec<u64>)> {
+        self.samples
+            .lock()
+            .get(key)
+            .map(|s| s.history.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +130,11 @@ mod tests {
         let r = table.begin_round();
         table.record(r, "q", t0 + Duration::from_secs(5), &[60, 5]);
         assert_eq!(table.rates("q", 2), vec![10.0, 1.0]);
+        let r = table.begin_round();
+        table.record(r, "q", t0 + Duration::from_secs(10), &[60, 0]);
+        assert_eq!(table.rates("q", 2), vec![0.0, -1.0]);
+        let history: Vec<Vec<u64>> = table.history("q").into_iter().map(|(_, v)| v).collect();
+        assert_eq!(history, vec![vec![10, 0], vec![60, 5], vec![60, 0]]);
         table.end_round(r);
         let r = table.begin_round();
         table.end_round(r);

@@ -121,14 +121,16 @@ pub async fn require_login(
         }
         response
     };
+    let attempts = &state.broker.users.auth_attempts;
     let Some((name, pass)) = credentials(&request) else {
         return failed("Login failed");
     };
-    let user = match state
+    let login = state
         .broker
         .users
-        .authenticate(&name, &pass, Some(peer.ip()))
-    {
+        .authenticate(&name, &pass, Some(peer.ip()));
+    attempts.record("http", login.is_ok());
+    let user = match login {
         Ok(u) => u,
         Err(_) => return failed("Login failed"),
     };

@@ -6,9 +6,12 @@
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod certs;
 pub mod error;
+pub mod lenient;
 pub mod listing;
 pub mod metrics;
+pub mod process;
 pub mod stats;
 pub mod tls;
 pub mod ui;
@@ -27,8 +30,35 @@ use warren_core::Broker;
 /// Where the broker listens, for /api/overview's `listeners`.
 #[derive(Debug, Clone, Default)]
 pub struct Listeners {
-    /// (protocol, address): ("amqp", …), ("http", …), ("prometheus", …).
+    /// (protocol, address) with RabbitMQ's protocol names: ("amqp", …),
+    /// ("amqp/ssl", …), ("http", …), ("https", …), ("http/prometheus", …).
     pub entries: Vec<(String, SocketAddr)>,
+}
+
+/// How the node was started, for /api/nodes (`config_files`, `log_files`:
+/// "<stdout>" for console logging, as RabbitMQ writes it), the overview's
+/// `sample_retention_policies` and the certificate-expiration check.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Configuration files read at start.
+    pub config_files: Vec<String>,
+    /// Where the log goes.
+    pub log_files: Vec<String>,
+    /// Certificate files of the TLS listeners (for the certificate-expiration check).
+    pub tls: Vec<certs::TlsListenerFiles>,
+    /// The rate sampler's interval (collect_statistics_interval).
+    pub stats_interval: Duration,
+}
+
+impl Default for NodeInfo {
+    fn default() -> Self {
+        NodeInfo {
+            config_files: Vec::new(),
+            log_files: Vec::new(),
+            tls: Vec::new(),
+            stats_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Shared state of the HTTP handlers.
@@ -39,6 +69,8 @@ pub struct AppState {
     pub listeners: Listeners,
     /// The node name, "warren@HOST".
     pub node: String,
+    /// How the node was started.
+    pub node_info: NodeInfo,
 }
 
 /// The node name: "warren@" and the host name.
@@ -56,6 +88,11 @@ pub struct HttpServer {
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<ServerConfig>>,
+    broker: Arc<Broker>,
+    listeners: Listeners,
+    node_info: NodeInfo,
+    /// Serves the Prometheus endpoint instead of the API and UI.
+    metrics: bool,
 }
 
 /// A running HTTP server; [`HttpHandle::shutdown`] stops it.
@@ -76,8 +113,12 @@ impl HttpServer {
             listener,
             router: Router::new(),
             tls: None,
+            broker,
+            listeners: Listeners::default(),
+            node_info: NodeInfo::default(),
+            metrics: false,
         }
-        .with_state_of(broker, Listeners::default()))
+        .rebuilt())
     }
 
     /// Binds the Prometheus endpoint (port 0 picks a free port).
@@ -86,26 +127,38 @@ impl HttpServer {
         addr: SocketAddr,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr).await?;
-        let state = Arc::new(AppState {
-            broker,
-            listeners: Listeners::default(),
-            node: node_name(),
-        });
         Ok(HttpServer {
             listener,
-            router: metrics::router(state),
+            router: Router::new(),
             tls: None,
-        })
+            broker,
+            listeners: Listeners::default(),
+            node_info: NodeInfo::default(),
+            metrics: true,
+        }
+        .rebuilt())
     }
 
-    fn with_state_of(mut self, broker: Arc<Broker>, listeners: Listeners) -> Self {
+    fn rebuilt(mut self) -> Self {
         let state = Arc::new(AppState {
-            broker,
-            listeners,
+            broker: self.broker.clone(),
+            listeners: self.listeners.clone(),
             node: node_name(),
+            node_info: self.node_info.clone(),
         });
-        self.router = api::router(state.clone()).merge(ui::router());
+        self.router = if self.metrics {
+            metrics::router(state)
+        } else {
+            api::router(state).merge(ui::router())
+        };
         self
+    }
+
+    /// Tells the management API how the node was started (files, TLS
+    /// certificates, sampling interval).
+    pub fn with_node_info(mut self, info: NodeInfo) -> Self {
+        self.node_info = info;
+        self.rebuilt()
     }
 
     /// Serves HTTPS with `config` instead of plain HTTP.
@@ -115,10 +168,12 @@ impl HttpServer {
     }
 
     /// Tells the management API where the other listeners are (for overview).
-    pub fn set_listeners(self, broker: Arc<Broker>, mut listeners: Listeners) -> Self {
+    pub fn set_listeners(mut self, broker: Arc<Broker>, mut listeners: Listeners) -> Self {
         let protocol = if self.tls.is_some() { "https" } else { "http" };
         listeners.entries.push((protocol.into(), self.local_addr()));
-        self.with_state_of(broker, listeners)
+        self.broker = broker;
+        self.listeners = listeners;
+        self.rebuilt()
     }
 
     /// The bound address.

@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 
 use warren_amqp::Server;
 use warren_core::Broker;
-use warren_http::{HttpServer, Listeners};
+use warren_http::certs::TlsListenerFiles;
+use warren_http::{HttpServer, Listeners, NodeInfo};
 
 /// Warren, a RabbitMQ-compatible message broker.
 #[derive(Debug, Parser)]
@@ -131,7 +132,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut entries = vec![
         ("amqp".into(), server.local_addr()),
-        ("prometheus".into(), metrics.local_addr()),
+        ("http/prometheus".into(), metrics.local_addr()),
     ];
     if let Some(amqps) = &amqps {
         entries.push(("amqp/ssl".into(), amqps.local_addr()));
@@ -141,13 +142,45 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         http_entries.push(("https".into(), https.local_addr()));
         entries.push(("http".into(), http.local_addr()));
     }
-    let http = http.set_listeners(
-        broker.clone(),
-        Listeners {
-            entries: http_entries,
-        },
-    );
-    let https = https.map(|h| h.set_listeners(broker.clone(), Listeners { entries }));
+    let mut tls = Vec::new();
+    if let (Some(a), Some(listener)) = (&settings.amqps, &amqps) {
+        tls.push(TlsListenerFiles {
+            protocol: "amqp/ssl".into(),
+            addr: listener.local_addr(),
+            certfile: a.options.certfile.clone(),
+            cacertfile: a.options.cacertfile.clone(),
+        });
+    }
+    if let (Some(h), Some(listener)) = (&settings.https, &https) {
+        tls.push(TlsListenerFiles {
+            protocol: "https".into(),
+            addr: listener.local_addr(),
+            certfile: h.options.certfile.clone(),
+            cacertfile: h.options.cacertfile.clone(),
+        });
+    }
+    let files = NodeInfo {
+        config_files: args
+            .config
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        log_files: vec!["<stdout>".into()],
+        tls,
+        stats_interval: settings.stats_interval,
+    };
+    let http = http
+        .set_listeners(
+            broker.clone(),
+            Listeners {
+                entries: http_entries,
+            },
+        )
+        .with_node_info(files.clone());
+    let https = https.map(|h| {
+        h.set_listeners(broker.clone(), Listeners { entries })
+            .with_node_info(files)
+    });
     let handle = server.start();
     let amqps = amqps.map(Server::start);
     let http = http.start();

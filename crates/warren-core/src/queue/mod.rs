@@ -29,6 +29,7 @@ use crate::message::Message;
 use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 use ready::ReadyList;
+pub use ready::ReadyStats;
 pub use settings::{Overflow, QueueSettings};
 
 /// A message in a queue, with its position and whether it was delivered before.
@@ -86,6 +87,14 @@ pub struct QueueStats {
     pub published: AtomicU64,
     /// Messages delivered to consumers or fetched with basic.get.
     pub delivered: AtomicU64,
+    /// Of `delivered`: to consumers in automatic-acknowledgement mode.
+    pub delivered_no_ack: AtomicU64,
+    /// Of `delivered`: fetched with basic.get in manual-acknowledgement mode.
+    pub fetched: AtomicU64,
+    /// Of `delivered`: fetched with basic.get in automatic-acknowledgement mode.
+    pub fetched_no_ack: AtomicU64,
+    /// basic.get calls that found the queue empty.
+    pub get_empty: AtomicU64,
     /// Messages acknowledged.
     pub acked: AtomicU64,
     /// Messages redelivered after a requeue.
@@ -396,6 +405,9 @@ impl Queue {
 
     fn hand_over(self: &Arc<Self>, consumer: Arc<Consumer>, message: QueuedMessage) {
         self.note_delivery(&message, consumer.no_ack);
+        if consumer.no_ack {
+            self.stats.delivered_no_ack.fetch_add(1, Ordering::Relaxed);
+        }
         consumer.take();
         if !consumer.no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
@@ -416,9 +428,16 @@ impl Queue {
         state.last_used = self.scheduler.now_ms();
         self.expire_heads(&mut state);
         let Some(message) = state.ready.pop_front() else {
+            self.stats.get_empty.fetch_add(1, Ordering::Relaxed);
             self.finish(state);
             return None;
         };
+        let fetched = if no_ack {
+            &self.stats.fetched_no_ack
+        } else {
+            &self.stats.fetched
+        };
+        fetched.fetch_add(1, Ordering::Relaxed);
         self.note_delivery(&message, no_ack);
         if !no_ack {
             self.unacked.fetch_add(1, Ordering::Relaxed);
@@ -601,6 +620,12 @@ impl Queue {
     /// Body bytes of the ready messages.
     pub fn message_bytes(&self) -> usize {
         self.state.lock().ready.bytes()
+    }
+
+    /// The ready messages broken down for statistics (counts, bytes, in
+    /// memory, persistent, head timestamp), read under one lock.
+    pub fn ready_stats(&self) -> ReadyStats {
+        self.state.lock().ready.stats()
     }
 
     /// Messages delivered and not yet acknowledged.

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use warren_codec::properties::decode_properties;
 use warren_store::MessageStore;
 
 use super::{QueuedMessage, Stored};
@@ -50,6 +51,25 @@ fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
 const MEMORY_HIGH_MESSAGES: usize = 1024;
 /// The same budget in body bytes.
 const MEMORY_HIGH_BYTES: usize = 4 << 20;
+
+/// The ready messages of a queue broken down for statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadyStats {
+    /// Ready messages.
+    pub messages: usize,
+    /// Their body bytes.
+    pub bytes: usize,
+    /// Ready messages whose bodies are in memory (the rest are paged out).
+    pub in_memory: usize,
+    /// Body bytes in memory.
+    pub in_memory_bytes: usize,
+    /// Ready messages with a durable copy on disk.
+    pub persistent: usize,
+    /// Their body bytes.
+    pub persistent_bytes: usize,
+    /// The `timestamp` property (seconds) of the head message, when it is in memory.
+    pub head_timestamp: Option<u64>,
+}
 
 /// A ready message whose body lives only on disk.
 struct Paged {
@@ -108,6 +128,9 @@ pub struct ReadyList {
     bytes: usize,
     loaded: usize,
     loaded_bytes: usize,
+    /// Messages with a durable copy (persistent messages in a durable queue).
+    persistent: usize,
+    persistent_bytes: usize,
     store: Option<Arc<MessageStore>>,
     /// Set while memory runs high: transient messages may be paged out too.
     memory_high: Option<Arc<AtomicBool>>,
@@ -128,6 +151,8 @@ impl ReadyList {
             bytes: 0,
             loaded: 0,
             loaded_bytes: 0,
+            persistent: 0,
+            persistent_bytes: 0,
             store: None,
             memory_high: None,
         }
@@ -199,9 +224,20 @@ impl ReadyList {
         })
     }
 
+    fn account_persistent_added(&mut self, message: &QueuedMessage) {
+        if message.stored.is_some() {
+            self.persistent += 1;
+            self.persistent_bytes += message.message.body_size();
+        }
+    }
+
     fn account_removed(&mut self, slot: &Slot) {
         self.len -= 1;
         self.bytes -= slot.size();
+        if slot.stored().is_some() {
+            self.persistent -= 1;
+            self.persistent_bytes -= slot.size();
+        }
         if let Slot::Loaded(m) = slot {
             self.loaded -= 1;
             self.loaded_bytes -= m.message.body_size();
@@ -247,6 +283,7 @@ impl ReadyList {
     pub fn push_back(&mut self, message: QueuedMessage) {
         self.bytes += message.message.body_size();
         self.len += 1;
+        self.account_persistent_added(&message);
         let level = self.level_of(message.priority);
         let slot = self.slot(message);
         self.levels[level].push_back(slot);
@@ -282,6 +319,7 @@ impl ReadyList {
     pub fn insert_in_order(&mut self, message: QueuedMessage) {
         self.bytes += message.message.body_size();
         self.len += 1;
+        self.account_persistent_added(&message);
         self.loaded += 1;
         self.loaded_bytes += message.message.body_size();
         let seq = message.seq;
@@ -341,6 +379,30 @@ impl ReadyList {
         self.loaded
     }
 
+    /// Counts and bytes for statistics, and the `timestamp` property of the
+    /// next message to deliver if its body is in memory (RabbitMQ shows the
+    /// head timestamp only for paged-in messages too).
+    pub fn stats(&self) -> ReadyStats {
+        let head_timestamp = self
+            .head_level()
+            .and_then(|l| self.levels[l].front())
+            .and_then(|slot| match slot {
+                Slot::Loaded(m) => decode_properties(&m.message.properties)
+                    .ok()
+                    .and_then(|p| *p.timestamp()),
+                Slot::Paged(_) => None,
+            });
+        ReadyStats {
+            messages: self.len,
+            bytes: self.bytes,
+            in_memory: self.loaded,
+            in_memory_bytes: self.loaded_bytes,
+            persistent: self.persistent,
+            persistent_bytes: self.persistent_bytes,
+            head_timestamp,
+        }
+    }
+
     /// Removes every message without reading paged ones back; returns how many
     /// there were and where the persisted ones are.
     pub fn drain_stored(&mut self) -> (usize, Vec<Stored>) {
@@ -359,6 +421,8 @@ impl ReadyList {
         self.bytes = 0;
         self.loaded = 0;
         self.loaded_bytes = 0;
+        self.persistent = 0;
+        self.persistent_bytes = 0;
         (n, stored)
     }
 

@@ -61,6 +61,8 @@ pub fn connection_json(state: &AppState, c: &ConnectionInfo) -> Value {
         "timeout": m.timeout,
         "connected_at": m.connected_at,
         "client_properties": m.client_properties,
+        // RabbitMQ shows the client's `connection_name` property here.
+        "user_provided_name": m.client_properties.get("connection_name").and_then(Value::as_str),
         "recv_cnt": c.recv_cnt.load(Relaxed),
         "send_cnt": c.send_cnt.load(Relaxed),
     });
@@ -228,6 +230,40 @@ pub async fn channel(
         .ok_or(ApiError::NotFound)
 }
 
+/// A consumer in RabbitMQ's JSON shape (None if its connection is gone).
+pub fn consumer_json(
+    state: &AppState,
+    q: &warren_core::Queue,
+    consumer: &warren_core::consumer::Consumer,
+) -> Option<Value> {
+    let conn = state.broker.registry.connection(consumer.connection_id)?;
+    // With a single active consumer, only the first registered one gets messages.
+    let active = !q.settings().single_active_consumer
+        || q.consumers()
+            .first()
+            .is_some_and(|c| std::ptr::eq(&**c, consumer));
+    Some(json!({
+        "consumer_tag": &*consumer.tag,
+        "queue": {"name": &*q.name, "vhost": &*q.vhost},
+        "channel_details": {
+            "name": format!("{} ({})", conn.meta.name, consumer.channel),
+            "number": consumer.channel,
+            "connection_name": conn.meta.name,
+            "peer_host": conn.meta.peer.map(|a| a.ip().to_string()),
+            "peer_port": conn.meta.peer.map(|a| a.port()),
+            "user": conn.meta.user,
+            "node": state.node,
+        },
+        "ack_required": !consumer.no_ack,
+        "exclusive": consumer.exclusive,
+        "prefetch_count": consumer.credit_limit(),
+        "active": active,
+        "activity_status": if active { "up" } else { "waiting" },
+        "consumer_timeout": Value::Null,
+        "arguments": table_to_json(&consumer.arguments),
+    }))
+}
+
 fn consumers_of(state: &AppState, user: &AuthUser, vhost: Option<&str>) -> Vec<Value> {
     let registry = &state.broker.registry;
     let mut out = Vec::new();
@@ -243,26 +279,7 @@ fn consumers_of(state: &AppState, user: &AuthUser, vhost: Option<&str>) -> Vec<V
                 if !user.is_monitor() && conn.meta.user != user.name {
                     continue;
                 }
-                out.push(json!({
-                    "consumer_tag": &*consumer.tag,
-                    "queue": {"name": &*q.name, "vhost": &*v.name},
-                    "channel_details": {
-                        "name": format!("{} ({})", conn.meta.name, consumer.channel),
-                        "number": consumer.channel,
-                        "connection_name": conn.meta.name,
-                        "peer_host": conn.meta.peer.map(|a| a.ip().to_string()),
-                        "peer_port": conn.meta.peer.map(|a| a.port()),
-                        "user": conn.meta.user,
-                        "node": state.node,
-                    },
-                    "ack_required": !consumer.no_ack,
-                    "exclusive": consumer.exclusive,
-                    "prefetch_count": consumer.credit_limit(),
-                    "active": true,
-                    "activity_status": "up",
-                    "consumer_timeout": Value::Null,
-                    "arguments": table_to_json(&consumer.arguments),
-                }));
+                out.extend(consumer_json(state, &q, &consumer));
             }
         }
     }

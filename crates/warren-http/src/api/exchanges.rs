@@ -16,6 +16,7 @@ use super::exchange_name;
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::lenient;
 use crate::listing::{self, Query as ListQuery};
 use crate::stats::{self, EXCHANGE_STATS};
 use crate::AppState;
@@ -93,11 +94,11 @@ pub async fn one(
 pub struct ExchangeBody {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     durable: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::bool_or_false")]
     auto_delete: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::bool_or_false")]
     internal: bool,
     #[serde(default)]
     arguments: Value,

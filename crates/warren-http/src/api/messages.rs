@@ -22,6 +22,7 @@ use super::exchange_name;
 use crate::auth::{check_vhost, AuthUser};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::lenient;
 use crate::AppState;
 
 /// Body of a publish request.
@@ -41,12 +42,32 @@ fn string_encoding() -> String {
     "string".into()
 }
 
-fn short(v: &Value) -> Option<ShortString> {
-    v.as_str().map(|s| ShortString::from(s.to_string()))
+fn not_string(key: &str) -> ApiError {
+    ApiError::bad_request(format!("not_string: {key}"))
 }
 
-/// Message properties from their JSON form (as RabbitMQ's UI sends them).
-pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
+fn not_int(key: &str) -> ApiError {
+    ApiError::bad_request(format!("not_int: {key}"))
+}
+
+/// An integer property (RabbitMQ's to_basic_properties takes JSON integers
+/// only, not strings of them) that must fit its AMQP type.
+fn int_property<T: TryFrom<u64>>(p: &Map<String, Value>, key: &str) -> ApiResult<Option<T>> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| T::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| not_int(key)),
+    }
+}
+
+/// Message properties from their JSON form, as strictly as RabbitMQ's
+/// rabbit_mgmt_format:to_basic_properties: strings where AMQP has short
+/// strings, integers for delivery_mode, priority and timestamp, an object
+/// for headers; unknown keys are ignored.
+pub fn properties_from_json(p: &Map<String, Value>) -> ApiResult<AMQPProperties> {
     let mut props = AMQPProperties::default();
     type Setter = fn(AMQPProperties, ShortString) -> AMQPProperties;
     let str_fields: [(&str, Setter); 9] = [
@@ -61,26 +82,29 @@ pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
         ("app_id", AMQPProperties::with_app_id),
     ];
     for (key, set) in str_fields {
-        if let Some(v) = p.get(key).and_then(short) {
-            props = set(props, v);
+        match p.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.len() <= 255 => {
+                props = set(props, ShortString::from(s.clone()));
+            }
+            Some(_) => return Err(not_string(key)),
         }
     }
-    if let Some(mode) = p.get("delivery_mode").and_then(|v| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-    }) {
-        props = props.with_delivery_mode(mode as u8);
+    if let Some(mode) = int_property::<u8>(p, "delivery_mode")? {
+        props = props.with_delivery_mode(mode);
     }
-    if let Some(prio) = p.get("priority").and_then(Value::as_u64) {
-        props = props.with_priority(prio as u8);
+    if let Some(prio) = int_property::<u8>(p, "priority")? {
+        props = props.with_priority(prio);
     }
-    if let Some(ts) = p.get("timestamp").and_then(Value::as_u64) {
+    if let Some(ts) = int_property::<u64>(p, "timestamp")? {
         props = props.with_timestamp(ts);
     }
-    if let Some(h) = p.get("headers").filter(|h| h.is_object()) {
-        props = props.with_headers(json_to_table(h));
+    match p.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(h @ Value::Object(_)) => props = props.with_headers(json_to_table(h)),
+        Some(_) => return Err(ApiError::bad_request("not_table: headers")),
     }
-    props
+    Ok(props)
 }
 
 /// Message properties as RabbitMQ's API shows them.
@@ -150,7 +174,7 @@ pub async fn publish(
             )))
         }
     };
-    let properties = properties_from_json(&body.properties);
+    let properties = properties_from_json(&body.properties)?;
     let message = Arc::new(Message {
         exchange: Bytes::from(name.to_string()),
         routing_key: Bytes::from(body.routing_key.clone()),
@@ -175,24 +199,68 @@ pub async fn publish(
     Ok(Json(json!({"routed": routed})))
 }
 
-/// Body of a get request.
+/// Body of a get request: `count`, `ackmode` and `encoding` are required as
+/// in RabbitMQ; `count` and `truncate` may be strings of integers.
 #[derive(Debug, Deserialize)]
 pub struct GetBody {
-    #[serde(default = "one")]
-    count: usize,
-    ackmode: String,
-    #[serde(default = "auto_encoding")]
-    encoding: String,
+    #[serde(default, deserialize_with = "lenient::opt_usize")]
+    count: Option<usize>,
     #[serde(default)]
+    ackmode: Option<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_usize")]
     truncate: Option<usize>,
 }
 
-fn one() -> usize {
-    1
+/// A validated get request.
+struct GetRequest {
+    count: usize,
+    requeue: bool,
+    acked: bool,
+    base64: bool,
+    truncate: Option<usize>,
 }
 
-fn auto_encoding() -> String {
-    "auto".into()
+impl GetBody {
+    fn validate(self) -> ApiResult<GetRequest> {
+        let missing: Vec<&str> = [
+            ("ackmode", self.ackmode.is_none()),
+            ("count", self.count.is_none()),
+            ("encoding", self.encoding.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(k, absent)| absent.then_some(k))
+        .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "key_missing: {}",
+                missing.join(", ")
+            )));
+        }
+        let (requeue, acked) = match self.ackmode.as_deref().unwrap_or_default() {
+            "ack_requeue_true" | "reject_requeue_true" => (true, false),
+            "ack_requeue_false" => (false, true),
+            "reject_requeue_false" => (false, false),
+            other => return Err(ApiError::bad_request(format!("unknown ackmode '{other}'"))),
+        };
+        let base64 = match self.encoding.as_deref().unwrap_or_default() {
+            "auto" => false,
+            "base64" => true,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Unsupported encoding. Please use auto or base64.",
+                ))
+            }
+        };
+        Ok(GetRequest {
+            count: self.count.unwrap_or(1),
+            requeue,
+            acked,
+            base64,
+            truncate: self.truncate,
+        })
+    }
 }
 
 /// POST /api/queues/{vhost}/{name}/get: fetches up to `count` messages and,
@@ -212,39 +280,33 @@ pub async fn get(
         ResourceKind::Queue,
         &name,
     )?;
-    let (requeue, acked) = match body.ackmode.as_str() {
-        "ack_requeue_true" => (true, false),
-        "reject_requeue_true" => (true, false),
-        "ack_requeue_false" => (false, true),
-        "reject_requeue_false" => (false, false),
-        other => return Err(ApiError::bad_request(format!("unknown ackmode '{other}'"))),
-    };
+    let req = body.validate()?;
     let mut taken = Vec::new();
     let mut out = Vec::new();
-    for _ in 0..body.count {
+    for _ in 0..req.count {
         let Some((m, remaining)) = queue.get(false) else {
             break;
         };
         MessageCounters::bump(&state.broker.registry.direct.get);
-        out.push(message_json(&m, remaining, &body));
+        out.push(message_json(&m, remaining, &req));
         taken.push(m);
     }
-    if requeue {
+    if req.requeue {
         queue.requeue(taken);
     } else {
-        queue.settle(taken.len(), acked);
+        queue.settle(taken.len(), req.acked);
     }
     Ok(Json(Value::Array(out)))
 }
 
-fn message_json(m: &warren_core::QueuedMessage, remaining: u32, req: &GetBody) -> Value {
+fn message_json(m: &warren_core::QueuedMessage, remaining: u32, req: &GetRequest) -> Value {
     let msg = &m.message;
     let body = match req.truncate {
         Some(n) if n < msg.body.len() => &msg.body[..n],
         _ => &msg.body[..],
     };
-    let (payload, encoding) = match (req.encoding.as_str(), std::str::from_utf8(body)) {
-        ("auto", Ok(text)) => (text.to_string(), "string"),
+    let (payload, encoding) = match (req.base64, std::str::from_utf8(body)) {
+        (false, Ok(text)) => (text.to_string(), "string"),
         _ => (
             base64::engine::general_purpose::STANDARD.encode(body),
             "base64",

@@ -18,10 +18,13 @@ use std::sync::Arc;
 use axum::routing::{any, get, post};
 use axum::Router;
 
+pub use connections::channel_name;
 pub use overview::RABBITMQ_API_VERSION;
-/// Process probes (memory, descriptors, disk) shared with the metrics.
+/// Process probes (memory, descriptors, disk, sockets) shared with the metrics.
 pub mod overview_probe {
-    pub use super::overview::{disk_free, max_fds, memory_used, open_fds};
+    pub use super::overview::{
+        disk_free, max_fds, memory_used, node_values, open_fds, sockets, NODE_KEY,
+    };
 }
 
 use crate::auth::require_login;
@@ -55,6 +58,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/health/checks/virtual-hosts",
             get(overview::health_vhosts),
+        )
+        .route(
+            "/api/health/checks/port-listener/{port}",
+            get(overview::health_port_listener),
+        )
+        .route(
+            "/api/health/checks/protocol-listener/{protocol}",
+            get(overview::health_protocol_listener),
+        )
+        .route(
+            "/api/health/checks/certificate-expiration/{within}/{unit}",
+            get(overview::health_certificate_expiration),
+        )
+        .route(
+            "/api/health/checks/node-is-quorum-critical",
+            get(overview::health_single_node),
+        )
+        .route(
+            "/api/health/checks/node-is-mirror-sync-critical",
+            get(overview::health_single_node),
         )
         .route("/api/connections", get(connections::list))
         .route(

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::vhost::QueueDeclare;
@@ -15,18 +15,54 @@ use warren_core::{Queue, VHost};
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::lenient;
 use crate::listing::{self, Query as ListQuery};
-use crate::stats::{self, QUEUE_DEPTHS, QUEUE_STATS};
+use crate::stats::{self, HistoryQuery, QUEUE_DEPTHS, QUEUE_STATS};
 use crate::AppState;
 
-/// A queue in RabbitMQ's JSON shape.
-pub fn queue_json(state: &AppState, q: &Queue) -> Value {
+/// Instantaneous consumer capacity: 0 without consumers, 1 when nothing
+/// waits, else the share of consumers that could take a message now.
+fn consumer_capacity(consumers: &[Arc<warren_core::consumer::Consumer>], ready: usize) -> f64 {
+    if consumers.is_empty() {
+        return 0.0;
+    }
+    if ready == 0 {
+        return 1.0;
+    }
+    let with_room = consumers.iter().filter(|c| c.can_take()).count();
+    with_room as f64 / consumers.len() as f64
+}
+
+/// A queue in RabbitMQ's JSON shape, with `samples` history if asked for.
+pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Value {
+    let key = stats::queue_key(q);
     let values = stats::queue_values(q);
-    let rates = state.broker.rates.rates(&stats::queue_key(q), values.len());
+    let rates = state.broker.rates.rates(&key, values.len());
     let (counters, depths) = values.split_at(QUEUE_STATS.len());
     let (counter_rates, depth_rates) = rates.split_at(QUEUE_STATS.len());
+    let samples = if history == HistoryQuery::default() {
+        Vec::new()
+    } else {
+        state.broker.rates.history(&key)
+    };
     let consumers = q.consumers();
-    let bytes = q.message_bytes();
+    let ready = q.ready_stats();
+    let unacked = q.unacked();
+    let capacity = consumer_capacity(&consumers, ready.messages);
+    let policy = state.broker.policies.matching(&q.vhost, &q.name, true);
+    let single_active = q.settings().single_active_consumer;
+    let mut message_stats = Map::new();
+    stats::put_counters_sampled(
+        &mut message_stats,
+        &QUEUE_STATS,
+        counters,
+        counter_rates,
+        history.msg_rates.map(|range| stats::Sampled {
+            history: &samples,
+            offset: 0,
+            range,
+        }),
+    );
     let mut out = json!({
         "name": &*q.name,
         "vhost": &*q.vhost,
@@ -38,23 +74,50 @@ pub fn queue_json(state: &AppState, q: &Queue) -> Value {
         "state": "running",
         "type": "classic",
         "consumers": consumers.len(),
-        "consumer_capacity": if consumers.is_empty() { 0.0 } else { 1.0 },
-        "consumer_utilisation": if consumers.is_empty() { 0.0 } else { 1.0 },
+        "consumer_capacity": capacity,
+        "consumer_utilisation": capacity,
+        "consumer_details": consumers
+            .iter()
+            .filter_map(|c| super::connections::consumer_json(state, q, c))
+            .collect::<Vec<_>>(),
         "exclusive_consumer_tag": consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string()),
-        "message_bytes": bytes,
-        "message_bytes_ready": bytes,
-        "message_bytes_unacknowledged": 0,
-        "policy": state.broker.policies.matching(&q.vhost, &q.name, true).map(|p| p.name),
-        "message_stats": stats::message_stats(&QUEUE_STATS, counters, counter_rates),
+        "single_active_consumer_tag": if single_active { consumers.first().map(|c| c.tag.to_string()) } else { None },
+        "head_message_timestamp": ready.head_timestamp,
+        "message_bytes": ready.bytes,
+        "message_bytes_ready": ready.bytes,
+        "message_bytes_persistent": ready.persistent_bytes,
+        "message_bytes_paged_out": ready.bytes - ready.in_memory_bytes,
+        "messages_persistent": ready.persistent,
+        "messages_ram": ready.in_memory + unacked,
+        "messages_ready_ram": ready.in_memory,
+        "messages_unacknowledged_ram": unacked,
+        "messages_paged_out": ready.messages - ready.in_memory,
+        "policy": policy.as_ref().map(|p| p.name.clone()),
+        "operator_policy": Value::Null,
+        "effective_policy_definition": policy.map_or_else(|| json!({}), |p| Value::Object(p.definition)),
+        "message_stats": message_stats,
     });
     if let Value::Object(map) = &mut out {
-        stats::put_counters(map, &QUEUE_DEPTHS, depths, depth_rates);
+        stats::put_counters_sampled(
+            map,
+            &QUEUE_DEPTHS,
+            depths,
+            depth_rates,
+            history.lengths.map(|range| stats::Sampled {
+                history: &samples,
+                offset: QUEUE_STATS.len(),
+                range,
+            }),
+        );
     }
     out
 }
 
-fn of_vhost(state: &AppState, v: &VHost) -> Vec<Value> {
-    v.queues().iter().map(|q| queue_json(state, q)).collect()
+fn of_vhost(state: &AppState, v: &VHost, history: HistoryQuery) -> Vec<Value> {
+    v.queues()
+        .iter()
+        .map(|q| queue_json_with(state, q, history))
+        .collect()
 }
 
 /// GET /api/queues.
@@ -63,12 +126,13 @@ pub async fn list(
     Extension(user): Extension<AuthUser>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
+    let history = HistoryQuery::from_query(&q)?;
     let items = state
         .broker
         .vhosts()
         .iter()
         .filter(|v| can_see_vhost(&state, &user, &v.name))
-        .flat_map(|v| of_vhost(&state, v))
+        .flat_map(|v| of_vhost(&state, v, history))
         .collect();
     listing::respond(items, &q)
 }
@@ -81,8 +145,9 @@ pub async fn list_in(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     check_vhost(&state, &user, &vhost)?;
+    let history = HistoryQuery::from_query(&q)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
-    listing::respond(of_vhost(&state, &v), &q)
+    listing::respond(of_vhost(&state, &v, history), &q)
 }
 
 /// Looks up a queue after checking the vhost.
@@ -103,17 +168,19 @@ pub async fn one(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
     Path((vhost, name)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
+    let history = HistoryQuery::from_query(&query)?;
     let (_, q) = find(&state, &user, &vhost, &name)?;
-    Ok(Json(queue_json(&state, &q)))
+    Ok(Json(queue_json_with(&state, &q, history)))
 }
 
 /// Body of PUT /api/queues/{vhost}/{name}.
 #[derive(Debug, Deserialize)]
 pub struct QueueBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     durable: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::bool_or_false")]
     auto_delete: bool,
     #[serde(default)]
     arguments: Value,

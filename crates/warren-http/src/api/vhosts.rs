@@ -11,6 +11,7 @@ use warren_core::VHost;
 
 use crate::auth::{can_see_vhost, check_vhost, AuthUser};
 use crate::error::{ApiError, ApiResult};
+use crate::lenient;
 use crate::listing::{self, Query as ListQuery};
 use crate::AppState;
 
@@ -75,6 +76,13 @@ pub async fn put(
     } else {
         serde_json::from_slice(&body).map_err(ApiError::bad_request)?
     };
+    let tracing = lenient::parse_bool(body.get("tracing").unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::bad_request(format!("tracing: {e}")))?;
+    if tracing == Some(true) {
+        return Err(ApiError::bad_request(
+            "tracing (the amq.rabbitmq.trace firehose) is not supported by Warren",
+        ));
+    }
     let existed = state.broker.vhost(&vhost).is_some();
     state.broker.add_vhost(&vhost);
     let description = body.get("description").cloned().unwrap_or(json!(""));

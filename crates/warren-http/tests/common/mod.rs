@@ -45,7 +45,17 @@ pub struct Answer {
 impl TestApi {
     /// Starts everything.
     pub async fn start() -> TestApi {
-        let broker = Broker::new(BrokerConfig::default());
+        Self::start_with(Broker::new(BrokerConfig::default())).await
+    }
+
+    /// Starts everything around a broker with its data in `dir` (durable
+    /// queues keep persistent messages on disk).
+    pub async fn start_durable(dir: &std::path::Path) -> TestApi {
+        Self::start_with(Broker::open(BrokerConfig::default(), dir).expect("broker opens")).await
+    }
+
+    /// Starts the AMQP listener, management API and sampler around `broker`.
+    pub async fn start_with(broker: Arc<Broker>) -> TestApi {
         let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -99,6 +109,28 @@ impl TestApi {
         let a = self.guest("GET", path, None).await;
         assert_eq!(a.status, 200, "GET {path}: {:?}", a.json);
         a.json
+    }
+
+    /// Starts a Prometheus endpoint for this broker; returns it and its base URL.
+    pub async fn metrics(&self) -> (HttpHandle, String) {
+        let handle = HttpServer::bind_metrics(self.broker.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+            .start();
+        let base = format!("http://{}", handle.local_addr());
+        (handle, base)
+    }
+
+    /// A plain-text GET (e.g. of a metrics endpoint), expecting 200.
+    pub async fn text(&self, url: &str) -> String {
+        let url = url.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut response = ureq::get(&url).call().expect("GET");
+            assert_eq!(response.status().as_u16(), 200, "GET {url}");
+            response.body_mut().read_to_string().expect("body")
+        })
+        .await
+        .unwrap()
     }
 
     /// A lapin connection as guest.
