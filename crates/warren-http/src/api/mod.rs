@@ -4,6 +4,7 @@
 mod bindings;
 mod connections;
 mod definitions;
+mod environment;
 mod exchanges;
 mod messages;
 mod overview;
@@ -46,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/nodes", get(overview::nodes))
         .route("/api/nodes/{node}", get(overview::node))
         .route("/api/whoami", get(overview::whoami))
+        .route("/api/environment", get(environment::environment))
         .route("/api/aliveness-test/{vhost}", get(overview::aliveness))
         .route("/api/health/checks/alarms", get(overview::health_alarms))
         .route(
