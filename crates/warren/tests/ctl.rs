@@ -439,6 +439,17 @@ async fn diagnostics_and_close_all_connections() {
             )),
             "{listeners}"
         );
+        let memory = ok(&u2, &["memory_breakdown", "--unit", "mb"]);
+        assert!(
+            memory.starts_with("Reporting memory breakdown on node warren@"),
+            "{memory}"
+        );
+        let heap = memory
+            .lines()
+            .find(|l| l.starts_with("heap: "))
+            .expect("heap line");
+        let mb: f64 = heap.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(mb > 0.1 && heap.contains(" mb ("), "{memory}");
         let env = ok(&u2, &["environment"]);
         assert!(env.contains("heartbeat = 60"), "{env}");
         assert!(env.contains("default_vhost = /"), "{env}");

@@ -59,3 +59,45 @@ pub async fn environment(
     }
     Ok(Json(json!({"node": state.node, "settings": s})))
 }
+
+/// The process's resident memory split as the kernel accounts it
+/// (`/proc/self/status`: RssAnon, RssFile, RssShmem), in bytes.
+fn resident_breakdown() -> Vec<(&'static str, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |field: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .map_or(0, |k| k.saturating_mul(1024))
+    };
+    vec![
+        ("heap", kib("RssAnon:")),
+        ("code_and_mapped_files", kib("RssFile:")),
+        ("shared_memory", kib("RssShmem:")),
+    ]
+}
+
+/// GET /api/memory-breakdown (a Warren addition, monitoring or administrator
+/// users): the broker process's resident memory by kind, for `warren ctl
+/// memory_breakdown`, with the total and the memory high watermark.
+pub async fn memory_breakdown(
+    State(state): State<Arc<AppState>>,
+    Extension(user): Extension<AuthUser>,
+) -> ApiResult<Json<Value>> {
+    user.require_monitor()?;
+    let parts = resident_breakdown();
+    let total: u64 = parts.iter().map(|(_, b)| b).sum();
+    let breakdown: Map<String, Value> = parts
+        .into_iter()
+        .map(|(k, b)| (k.to_string(), json!(b)))
+        .collect();
+    Ok(Json(json!({
+        "node": state.node,
+        "strategy": "rss",
+        "total": total,
+        "limit": state.broker.alarms.memory_limit(),
+        "breakdown": breakdown,
+    })))
+}

@@ -48,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/nodes/{node}", get(overview::node))
         .route("/api/whoami", get(overview::whoami))
         .route("/api/environment", get(environment::environment))
+        .route("/api/memory-breakdown", get(environment::memory_breakdown))
         .route("/api/aliveness-test/{vhost}", get(overview::aliveness))
         .route("/api/health/checks/alarms", get(overview::health_alarms))
         .route(

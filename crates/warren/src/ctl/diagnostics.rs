@@ -25,6 +25,7 @@ pub fn dispatch(client: &Client, inv: &Invocation) -> Option<Result<()>> {
         "alarms" => alarms,
         "listeners" => listeners,
         "environment" => environment,
+        "memory_breakdown" => memory_breakdown,
         _ => return None,
     };
     Some(run(client, inv))
@@ -273,6 +274,66 @@ fn environment(client: &Client, inv: &Invocation) -> Result<()> {
     let settings = env.get("settings").and_then(Value::as_object);
     for (key, value) in settings.into_iter().flatten() {
         println!("{key} = {}", output::cell(value));
+    }
+    Ok(())
+}
+
+/// `--unit` of memory_breakdown (rabbitmq-diagnostics' units; default gb).
+fn unit(inv: &Invocation) -> Result<(&'static str, f64)> {
+    let given = inv
+        .flags
+        .iter()
+        .find(|(f, _)| f == "--unit")
+        .and_then(|(_, v)| v.clone())
+        .unwrap_or_else(|| "gb".into());
+    Ok(match given.to_ascii_lowercase().as_str() {
+        "b" | "bytes" => ("bytes", 1.0),
+        "k" | "kb" | "kib" | "kilobytes" => ("kb", 1e3),
+        "m" | "mb" | "mib" | "megabytes" => ("mb", 1e6),
+        "g" | "gb" | "gib" | "gigabytes" => ("gb", 1e9),
+        other => {
+            return Err(CtlError::Usage(format!(
+                "unknown --unit '{other}' (bytes, kb, mb, gb)"
+            )))
+        }
+    })
+}
+
+fn memory_breakdown(client: &Client, inv: &Invocation) -> Result<()> {
+    let (unit_name, divisor) = unit(inv)?;
+    let data = client.request("GET", "/api/memory-breakdown", None, None)?;
+    let node = data.get("node").and_then(Value::as_str).unwrap_or("warren");
+    output::info(
+        inv.style,
+        &format!("Reporting memory breakdown on node {node}..."),
+    );
+    if inv.style.formatter == Formatter::Json {
+        println!("{data}");
+        return Ok(());
+    }
+    let total = data.get("total").and_then(Value::as_u64).unwrap_or(0);
+    let mut parts: Vec<(String, u64)> = data
+        .get("breakdown")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect();
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (name, bytes) in parts {
+        let share = if total == 0 {
+            0.0
+        } else {
+            bytes as f64 * 100.0 / total as f64
+        };
+        let amount = (bytes as f64 / divisor * 10_000.0).round() / 10_000.0;
+        // RabbitMQ writes "0.0 gb", not "0 gb".
+        let shown = if amount.fract() == 0.0 {
+            format!("{amount:.1}")
+        } else {
+            amount.to_string()
+        };
+        println!("{name}: {shown} {unit_name} ({share:.2}%)");
     }
     Ok(())
 }

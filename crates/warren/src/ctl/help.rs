@@ -43,6 +43,7 @@ pub const COMMANDS: &[Group] = &[
             ("list_exchanges", "[-p <vhost>] [<column> ...]", "Lists exchanges"),
             ("list_queues", "[-p <vhost>] [<column> ...]", "Lists queues and their properties"),
             ("listeners", "", "Lists ports and protocols the target node listens on"),
+            ("memory_breakdown", "[--unit bytes|kb|mb|gb]", "Provides a memory usage breakdown of the node's resident memory (heap, code and mapped files, shared memory)"),
             ("ping", "", "Checks that the node is up and the management API answers"),
             ("status", "", "Displays status of a node"),
         ],

@@ -60,6 +60,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--description",
     "--tags",
     "--limit",
+    "--unit",
 ];
 
 fn parse(args: Vec<String>) -> Result<Invocation, String> {
