@@ -394,7 +394,7 @@ impl Connection {
     fn fail(&mut self, channel_id: u16, fault: Fault) {
         let ids = (fault.class_id, fault.method_id);
         if fault.error.closes_connection() {
-            self.close_connection(fault.error, ids);
+            self.close_connection_on(channel_id, fault.error, ids);
             return;
         }
         let meta = &self.session.info.meta;
@@ -519,6 +519,11 @@ impl Connection {
 
     /// Sends connection.close for `error` and stops processing other frames.
     fn close_connection(&mut self, error: BrokerError, ids: (u16, u16)) {
+        self.close_connection_on(0, error, ids);
+    }
+
+    /// [`Connection::close_connection`] for an error on `channel` (named in the log).
+    fn close_connection_on(&mut self, channel: u16, error: BrokerError, ids: (u16, u16)) {
         if !matches!(self.phase, Phase::Open) {
             return;
         }
@@ -528,7 +533,7 @@ impl Connection {
             }
             _ => {
                 let m = &self.session.info.meta;
-                crate::log_lines::connection_error(&m.name, &m.vhost, &m.user, ids, &error)
+                crate::log_lines::connection_error(&m.name, &m.vhost, &m.user, channel, ids, &error)
             }
         }
         self.flow.release(&self.session);

@@ -155,11 +155,20 @@ pub fn channel_error(
     );
 }
 
-/// A connection closed by an error (a hard error).
-pub fn connection_error(label: &str, vhost: &str, user: &str, ids: (u16, u16), e: &BrokerError) {
+/// A connection closed by an error (a hard error), as RabbitMQ writes it:
+/// `... state: running), channel 1: operation channel.open caused a connection
+/// exception channel_error: "second 'channel.open' seen"`.
+pub fn connection_error(
+    label: &str,
+    vhost: &str,
+    user: &str,
+    channel: u16,
+    ids: (u16, u16),
+    e: &BrokerError,
+) {
     tracing::error!(
         target: "warren::connection",
-        "Error on AMQP connection ({label}, vhost: '{vhost}', user: '{user}', state: running), channel 0: operation {} caused a connection exception {}: {}",
+        "Error on AMQP connection ({label}, vhost: '{vhost}', user: '{user}', state: running), channel {channel}: operation {} caused a connection exception {}: \"{}\"",
         method_name(ids),
         error_kind(e.reply_code()),
         reason(e)
