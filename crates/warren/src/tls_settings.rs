@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn numbered_ssl_listeners_each_bind() {
+        let conf = parse_conf(
+            "listeners.ssl.1 = 127.0.0.1:5671\nlisteners.ssl.2 = ::1:5672\n\
+             ssl_options.certfile = c.pem\nssl_options.keyfile = k.pem\n",
+        )
+        .unwrap();
+        let a = amqps(&ServeArgs::default(), &conf).unwrap().unwrap();
+        let shown: Vec<String> = a.addrs.iter().map(|a| a.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1:5671", "[::1]:5672"]);
+        let off = parse_conf("listeners.ssl = none\n").unwrap();
+        assert_eq!(amqps(&ServeArgs::default(), &off).unwrap(), None);
+    }
+
+    #[test]
     fn rabbitmq_conf_keys() {
         let conf = parse_conf(
             "listeners.ssl.default = 127.0.0.1:5999\n\
