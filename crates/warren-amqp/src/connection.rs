@@ -74,13 +74,15 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let label = crate::log_lines::connection_label(peer, stream.local_addr().ok());
+    crate::log_lines::accepting(&label);
     let timeout = broker.config.handshake_timeout;
     // The handshake timeout covers the TLS handshake too.
     let opening = crate::accept::open(stream, peer, &broker, tls.as_ref());
     let (mut stream, handshake) = match tokio::time::timeout(timeout, opening).await {
         Ok(Ok(h)) => h,
         Ok(Err(HandshakeError::Refused(e))) => {
-            tracing::warn!(%peer, "closing AMQP connection during handshake: {e}");
+            tracing::info!(target: "warren::connection", "closing AMQP connection ({label}): {e}");
             return;
         }
         Ok(Err(e @ HandshakeError::Tls(_))) => {
@@ -118,7 +120,12 @@ pub async fn serve(
     }
     stream.close();
     conn.cleanup();
-    tracing::debug!(%peer, "AMQP connection closed");
+    let meta = &conn.session.info.meta;
+    let name = meta
+        .client_properties
+        .get("connection_name")
+        .and_then(|v| v.as_str());
+    crate::log_lines::closing(&label, name, &meta.vhost, &meta.user);
 }
 
 impl Connection {
@@ -387,10 +394,18 @@ impl Connection {
     fn fail(&mut self, channel_id: u16, fault: Fault) {
         let ids = (fault.class_id, fault.method_id);
         if fault.error.closes_connection() {
-            self.close_connection(fault.error, ids);
+            self.close_connection_on(channel_id, fault.error, ids);
             return;
         }
-        tracing::debug!(peer = %self.peer, channel = channel_id, "channel error: {}", fault.error);
+        let meta = &self.session.info.meta;
+        crate::log_lines::channel_error(
+            &meta.name,
+            &meta.vhost,
+            &meta.user,
+            channel_id,
+            ids,
+            &fault.error,
+        );
         if let Some(channel) = self.channels.get_mut(&channel_id) {
             channel.release(&mut self.session);
             channel.closing = true;
@@ -504,10 +519,23 @@ impl Connection {
 
     /// Sends connection.close for `error` and stops processing other frames.
     fn close_connection(&mut self, error: BrokerError, ids: (u16, u16)) {
+        self.close_connection_on(0, error, ids);
+    }
+
+    /// [`Connection::close_connection`] for an error on `channel` (named in the log).
+    fn close_connection_on(&mut self, channel: u16, error: BrokerError, ids: (u16, u16)) {
         if !matches!(self.phase, Phase::Open) {
             return;
         }
-        tracing::warn!(peer = %self.peer, "closing AMQP connection: {error}");
+        match &error {
+            BrokerError::ConnectionForced(_) => {
+                tracing::warn!(target: "warren::connection", "closing AMQP connection ({}): {error}", self.session.info.meta.name)
+            }
+            _ => {
+                let m = &self.session.info.meta;
+                crate::log_lines::connection_error(&m.name, &m.vhost, &m.user, channel, ids, &error)
+            }
+        }
         self.flow.release(&self.session);
         self.release_channels();
         let close = connection::Close {

@@ -238,7 +238,10 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     client_capabilities(&ok.client_properties),
                     table_to_json(&ok.client_properties),
                 ),
-                Err(e) => return Err(wire.refuse(e).await),
+                Err(e) => {
+                    crate::log_lines::login_refused(client, &ok, &e);
+                    return Err(wire.refuse(e).await);
+                }
             }
         }
         _ => {
@@ -298,17 +301,27 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let vhost = match broker.open_vhost(&user, &vhost_name) {
         Ok(v) => v,
         // RabbitMQ names connection.open as the failing method.
-        Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
+        Err(e) => {
+            crate::log_lines::open_refused(client, &user, &e);
+            return Err(wire.refuse_for(e, (10, 40)).await);
+        }
     };
     // Held by the session; dropping it gives the place back.
     let connection_slot = match vhost.limits.reserve_connection(&vhost_name, &user) {
         Ok(slot) => slot,
-        Err(e) => return Err(wire.refuse_for(e, (10, 40)).await),
+        Err(e) => {
+            crate::log_lines::open_refused(client, &user, &e);
+            return Err(wire.refuse_for(e, (10, 40)).await);
+        }
     };
     wire.send(AMQPClass::Connection(connection::AMQPMethod::OpenOk(
         connection::OpenOk {},
     )))
     .await?;
+    let client_name = client_properties
+        .get("connection_name")
+        .and_then(|v| v.as_str());
+    crate::log_lines::opened(client, &user, &vhost_name, client_name);
     let id = broker.next_connection_id();
     let outbox = Arc::new(Outbox::default());
     let meta = ConnectionMeta {
@@ -455,7 +468,7 @@ fn authenticate_external(
 }
 
 /// PLAIN: `authzid \0 authcid \0 password`.
-fn parse_plain(response: &[u8]) -> Option<(String, String)> {
+pub(crate) fn parse_plain(response: &[u8]) -> Option<(String, String)> {
     let mut parts = response.split(|b| *b == 0);
     let _authzid = parts.next()?;
     let user = String::from_utf8(parts.next()?.to_vec()).ok()?;
@@ -464,7 +477,7 @@ fn parse_plain(response: &[u8]) -> Option<(String, String)> {
 }
 
 /// AMQPLAIN: a field table without its length prefix, with LOGIN and PASSWORD.
-fn parse_amqplain(response: &[u8]) -> Option<(String, String)> {
+pub(crate) fn parse_amqplain(response: &[u8]) -> Option<(String, String)> {
     let mut framed = (response.len() as u32).to_be_bytes().to_vec();
     framed.extend_from_slice(response);
     let (_, table) =

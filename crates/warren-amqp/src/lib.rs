@@ -11,6 +11,7 @@ mod channel;
 mod connection;
 mod flow;
 mod handshake;
+mod log_lines;
 pub mod monitor;
 mod outbox;
 pub mod server;

@@ -539,13 +539,10 @@ async fn missing_vhost_is_not_allowed() {
     c.expect_tune().await;
     c.send_tune_ok(Tune::default()).await;
     c.send_open("no-such-vhost").await;
-    // RabbitMQ tags the error with the method that failed: connection.open.
-    c.expect_connection_error(
-        530,
-        (10, 40),
-        "NOT_ALLOWED - access to vhost 'no-such-vhost' refused for user 'guest'",
-    )
-    .await;
+    // RabbitMQ tags the error with the method that failed: connection.open,
+    // and tells a missing vhost from a refused one (3.10.8: "vhost X not found").
+    c.expect_connection_error(530, (10, 40), "NOT_ALLOWED - vhost no-such-vhost not found")
+        .await;
     broker.shutdown().await;
 }
 

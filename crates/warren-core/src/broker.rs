@@ -235,7 +235,10 @@ impl Broker {
                 "access to vhost '{vhost}' refused for user '{user}'"
             ))
         };
-        let found = self.vhost(vhost).ok_or_else(refused)?;
+        // RabbitMQ (rabbit_reader) tells a missing vhost from a refused one.
+        let found = self
+            .vhost(vhost)
+            .ok_or_else(|| BrokerError::NotAllowed(format!("vhost {vhost} not found")))?;
         self.users.permission(user, vhost).ok_or_else(refused)?;
         Ok(found)
     }

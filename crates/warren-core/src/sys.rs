@@ -77,6 +77,18 @@ pub fn raise_file_limit(want: u64) -> u64 {
     soft
 }
 
+/// Restores the default disposition of SIGPIPE (the Rust runtime ignores
+/// it), so that a command-line tool whose output pipe closes ends quietly,
+/// as a shell tool does, instead of failing on a write. Call it before any
+/// thread is started.
+pub fn restore_default_sigpipe() {
+    // SAFETY: signal() with SIG_DFL installs no handler code; the caller runs
+    // it before other threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

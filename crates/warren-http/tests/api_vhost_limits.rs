@@ -146,14 +146,28 @@ async fn vhost_limits_round_trip_through_definitions() {
         expected
     );
 
-    // Into a fresh broker, next to a parameter of another component.
+    // Into a fresh broker. Next to a parameter of a component Warren does not
+    // have, the document is refused whole, as RabbitMQ without the plugin.
     let other = TestApi::start().await;
     let mut doc = exported.clone();
     doc["parameters"].as_array_mut().unwrap().push(
         json!({"vhost": "dev", "component": "federation-upstream", "name": "up",
                      "value": {"uri": "amqp://elsewhere"}}),
     );
-    let imported = other.guest("POST", "/api/definitions", Some(doc)).await;
+    let refused = other.guest("POST", "/api/definitions", Some(doc)).await;
+    assert_eq!(refused.status, 400, "{:?}", refused.json);
+    assert!(
+        refused.json["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("component federation-upstream not found (dev/federation-upstream/up)"),
+        "{:?}",
+        refused.json
+    );
+    assert_eq!(other.get("/api/vhost-limits").await, json!([]));
+    let imported = other
+        .guest("POST", "/api/definitions", Some(exported.clone()))
+        .await;
     assert_eq!(imported.status, 204, "{:?}", imported.json);
     assert_eq!(
         other.get("/api/vhost-limits/dev").await,

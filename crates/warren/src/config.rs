@@ -11,6 +11,7 @@ use clap::Args;
 use warren_core::alarms::{DiskFreeLimit, MemoryWatermark};
 use warren_core::BrokerConfig;
 
+use crate::logging::LogSettings;
 use crate::tls_settings::{Amqps, Https};
 
 /// Flags of `warren serve` (each also settable by its environment variable).
@@ -57,24 +58,28 @@ pub struct ServeArgs {
 /// Everything the broker needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where AMQP listens.
-    pub amqp: SocketAddr,
-    /// Management HTTP port.
-    pub http_port: u16,
-    /// Prometheus port.
-    pub metrics_port: u16,
+    /// Where AMQP listens (`listeners.tcp.*`; empty with `listeners.tcp = none`).
+    pub amqp: Vec<SocketAddr>,
+    /// Where the management API listens.
+    pub http: SocketAddr,
+    /// Where Prometheus metrics are served.
+    pub metrics: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Protocol settings for the core.
     pub broker: BrokerConfig,
-    /// A definitions file (RabbitMQ JSON) to import at start.
-    pub load_definitions: Option<PathBuf>,
+    /// Definitions files or directories (RabbitMQ JSON) to import at start.
+    pub load_definitions: Vec<PathBuf>,
     /// How often message rates are sampled (collect_statistics_interval).
     pub stats_interval: Duration,
-    /// The amqps listener, if configured.
+    /// The amqps listeners, if configured.
     pub amqps: Option<Amqps>,
     /// The management API over HTTPS, if configured.
     pub https: Option<Https>,
+    /// Log outputs and levels.
+    pub log: LogSettings,
+    /// Warnings to log once logging is set up (keys Warren does not implement).
+    pub warnings: Vec<String>,
 }
 
 /// Parses rabbitmq.conf-style text: `key = value` lines, `#` comments.
@@ -105,94 +110,141 @@ fn number<T: std::str::FromStr>(
         .transpose()
 }
 
-/// Reads `listeners.tcp.default`, which is either a port or `ip:port`.
-fn tcp_listener(conf: &HashMap<String, String>) -> anyhow::Result<Option<SocketAddr>> {
-    let Some(value) = conf.get("listeners.tcp.default") else {
-        return Ok(None);
-    };
-    if let Ok(port) = value.parse::<u16>() {
-        return Ok(Some(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            port,
-        )));
+/// The plain AMQP listeners: `--bind`/`--amqp-port` (which replace the
+/// configured ones with one listener), else `listeners.tcp.*`, else 0.0.0.0:5672.
+fn amqp_listeners(
+    args: &ServeArgs,
+    conf: &HashMap<String, String>,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let configured = crate::listeners::configured(conf, "tcp")?;
+    if args.bind.is_none() && args.amqp_port.is_none() {
+        return Ok(configured.unwrap_or_else(|| vec![SocketAddr::new(ANY, 5672)]));
     }
-    value.parse::<SocketAddr>().map(Some).with_context(|| {
-        format!("config key listeners.tcp.default: '{value}' is neither a port nor ip:port")
-    })
+    let first = configured.and_then(|c| c.first().copied());
+    Ok(vec![SocketAddr::new(
+        args.bind.or(first.map(|a| a.ip())).unwrap_or(ANY),
+        args.amqp_port.or(first.map(|a| a.port())).unwrap_or(5672),
+    )])
+}
+
+const ANY: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+/// An HTTP listener: `--bind` or `<prefix>.ip` (default every interface, as
+/// RabbitMQ), the port from the flag, `<prefix>.port` or the default.
+fn http_listener(
+    conf: &HashMap<String, String>,
+    bind: Option<IpAddr>,
+    port_flag: Option<u16>,
+    prefixes: &[&str],
+    default_port: u16,
+) -> anyhow::Result<SocketAddr> {
+    let mut ip = None;
+    let mut port = None;
+    for prefix in prefixes {
+        let key = format!("{prefix}.ip");
+        if let Some(v) = conf.get(&key) {
+            ip =
+                Some(v.parse::<IpAddr>().map_err(|_| {
+                    anyhow::anyhow!("config key {key}: '{v}' is not an IP address")
+                })?);
+        }
+        port = port.or(number::<u16>(conf, &format!("{prefix}.port"))?);
+    }
+    Ok(SocketAddr::new(
+        bind.or(ip).unwrap_or(ANY),
+        port_flag.or(port).unwrap_or(default_port),
+    ))
+}
+
+/// The definitions to load at start: `--load-definitions`, else every one
+/// of `load_definitions`, `management.load_definitions` and
+/// `definitions.local.path` (with `definitions.import_backend =
+/// local_filesystem`, the only backend Warren has).
+fn definitions_paths(
+    args: &ServeArgs,
+    conf: &HashMap<String, String>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if let Some(path) = &args.load_definitions {
+        return Ok(vec![path.clone()]);
+    }
+    match conf.get("definitions.import_backend").map(String::as_str) {
+        None | Some("local_filesystem") | Some("rabbit_definitions_import_local_filesystem") => {}
+        Some(other) => bail!(
+            "config key definitions.import_backend: '{other}' is not supported; Warren loads definitions from local files only (local_filesystem)"
+        ),
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for key in [
+        "load_definitions",
+        "management.load_definitions",
+        "definitions.local.path",
+    ] {
+        if let Some(path) = conf.get(key).map(PathBuf::from) {
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl ServeArgs {
-    /// Resolves flags/env over the config file over defaults.
+    /// Resolves flags/env over the config file over defaults. An unknown
+    /// key is an error (with suggestions); a RabbitMQ key Warren does not
+    /// implement becomes a warning.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let conf = match &self.config {
             Some(path) => load(path)?,
             None => HashMap::new(),
         };
-        let listener = tcp_listener(&conf)?;
-        let ip = self
-            .bind
-            .or(listener.map(|a| a.ip()))
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let amqp_port = self
-            .amqp_port
-            .or(listener.map(|a| a.port()))
-            .unwrap_or(5672);
+        let keys = crate::conf_keys::check(&conf);
+        if let Some(error) = keys.error() {
+            let file = self.config.as_deref().unwrap_or(Path::new("?"));
+            bail!("in config file {}:\n{error}", file.display());
+        }
+        let warnings = keys
+            .unimplemented
+            .iter()
+            .map(|k| {
+                format!(
+                    "config key '{k}' is a RabbitMQ setting that Warren does not implement; it has no effect (see docs/configuration.md)"
+                )
+            })
+            .collect();
         let mut broker = BrokerConfig::default();
-        if let Some(v) = conf.get("default_user") {
-            broker.default_user = v.clone();
-        }
-        if let Some(v) = conf.get("default_pass") {
-            broker.default_pass = v.clone();
-        }
-        if let Some(v) = conf.get("default_vhost") {
-            broker.default_vhost = v.clone();
-        }
-        broker.loopback_users = loopback_users(&conf, &broker.default_user);
-        if let Some(v) = number::<u16>(&conf, "channel_max")? {
-            broker.channel_max = v;
-        }
-        if let Some(v) = number::<u32>(&conf, "frame_max")? {
-            broker.frame_max = v;
-        }
-        if let Some(v) = number::<u64>(&conf, "heartbeat")? {
-            broker.heartbeat = Duration::from_secs(v);
-        }
-        if let Some(v) = number::<u64>(&conf, "max_message_size")? {
-            broker.max_message_size = v;
-        }
-        if let Some(v) = number::<u64>(&conf, "handshake_timeout")? {
-            broker.handshake_timeout = Duration::from_millis(v);
-        }
-        if conf.get("consumer_timeout").map(String::as_str) == Some("false") {
-            broker.consumer_timeout = None;
-        } else if let Some(v) = number::<u64>(&conf, "consumer_timeout")? {
-            broker.consumer_timeout = Some(Duration::from_millis(v));
-        }
+        protocol_settings(&conf, &mut broker)?;
         resource_limits(&conf, &mut broker)?;
         broker.connection_max = limit(&conf, "connection_max")?;
         broker.consumer_max_per_channel = limit(&conf, "consumer_max_per_channel")?;
-        let amqps = crate::tls_settings::amqps(self, &conf, ip)?;
+        let amqp = amqp_listeners(self, &conf)?;
+        let amqps = crate::tls_settings::amqps(self, &conf)?;
+        let http = http_listener(
+            &conf,
+            self.bind,
+            self.http_port,
+            &["management.listener", "management.tcp"],
+            15672,
+        )?;
         let https = crate::tls_settings::https(self, &conf)?;
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(conf.get("data_dir").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("./data"));
         Ok(Settings {
-            amqp: SocketAddr::new(ip, amqp_port),
-            http_port: self
-                .http_port
-                .or(number(&conf, "management.tcp.port")?)
-                .unwrap_or(15672),
-            metrics_port: self
-                .metrics_port
-                .or(number(&conf, "prometheus.tcp.port")?)
-                .unwrap_or(15692),
-            data_dir: self
-                .data_dir
-                .clone()
-                .or(conf.get("data_dir").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("./data")),
+            amqp,
+            http,
+            metrics: http_listener(
+                &conf,
+                self.bind,
+                self.metrics_port,
+                &["prometheus.tcp"],
+                15692,
+            )?,
+            log: crate::logging::settings(&conf, &data_dir)?,
+            data_dir,
             broker,
-            load_definitions: self
-                .load_definitions
-                .clone()
-                .or(conf.get("load_definitions").map(PathBuf::from)),
+            load_definitions: definitions_paths(self, &conf)?,
             stats_interval: Duration::from_millis(
                 number::<u64>(&conf, "collect_statistics_interval")?
                     .unwrap_or(5000)
@@ -200,8 +252,47 @@ impl ServeArgs {
             ),
             amqps,
             https,
+            warnings,
         })
     }
+}
+
+/// Users, vhost and the AMQP protocol's negotiated limits and timeouts.
+fn protocol_settings(
+    conf: &HashMap<String, String>,
+    broker: &mut BrokerConfig,
+) -> anyhow::Result<()> {
+    if let Some(v) = conf.get("default_user") {
+        broker.default_user = v.clone();
+    }
+    if let Some(v) = conf.get("default_pass") {
+        broker.default_pass = v.clone();
+    }
+    if let Some(v) = conf.get("default_vhost") {
+        broker.default_vhost = v.clone();
+    }
+    broker.loopback_users = loopback_users(conf, &broker.default_user);
+    if let Some(v) = number::<u16>(conf, "channel_max")? {
+        broker.channel_max = v;
+    }
+    if let Some(v) = number::<u32>(conf, "frame_max")? {
+        broker.frame_max = v;
+    }
+    if let Some(v) = number::<u64>(conf, "heartbeat")? {
+        broker.heartbeat = Duration::from_secs(v);
+    }
+    if let Some(v) = number::<u64>(conf, "max_message_size")? {
+        broker.max_message_size = v;
+    }
+    if let Some(v) = number::<u64>(conf, "handshake_timeout")? {
+        broker.handshake_timeout = Duration::from_millis(v);
+    }
+    if conf.get("consumer_timeout").map(String::as_str) == Some("false") {
+        broker.consumer_timeout = None;
+    } else if let Some(v) = number::<u64>(conf, "consumer_timeout")? {
+        broker.consumer_timeout = Some(Duration::from_millis(v));
+    }
+    Ok(())
 }
 
 /// A count limit: a number, or `infinity` (RabbitMQ's word for none).
@@ -299,9 +390,9 @@ mod tests {
             ..Default::default()
         };
         let s = args.settings().unwrap();
-        assert_eq!(s.amqp.port(), 5999);
-        assert_eq!(s.http_port, 17000);
-        assert_eq!(s.metrics_port, 15692);
+        assert_eq!(s.amqp, vec![SocketAddr::from(([0, 0, 0, 0], 5999))]);
+        assert_eq!(s.http, SocketAddr::from(([0, 0, 0, 0], 17000)));
+        assert_eq!(s.metrics.port(), 15692);
         assert_eq!(s.broker.heartbeat, Duration::from_secs(30));
         assert_eq!(s.broker.consumer_timeout, Some(Duration::from_secs(900)));
         assert!(s.broker.loopback_users.is_empty());
@@ -339,8 +430,7 @@ mod tests {
     #[test]
     fn bad_config_lines_are_clear_errors() {
         assert!(parse_conf("just words").is_err());
-        let mut conf = HashMap::new();
-        conf.insert("listeners.tcp.default".to_string(), "nope".to_string());
-        assert!(tcp_listener(&conf).is_err());
+        let conf = parse_conf("listeners.tcp.default = nope").unwrap();
+        assert!(crate::listeners::configured(&conf, "tcp").is_err());
     }
 }

@@ -1,7 +1,11 @@
 //! `warren`: the broker binary. With no subcommand (or `serve`) it runs the broker.
 
+mod conf_keys;
 mod config;
 mod ctl;
+mod definitions_files;
+mod listeners;
+mod logging;
 mod perf;
 mod tls_settings;
 
@@ -35,33 +39,50 @@ enum Command {
     Ctl(ctl::CtlArgs),
 }
 
+/// Exit code for a configuration the broker cannot start with (sysexits' EX_CONFIG).
+const EX_CONFIG: i32 = 78;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Ctl(args)) = cli.command {
-        // No logging, no runtime: a short-lived client with rabbitmqctl's output.
-        std::process::exit(ctl::run(args));
+    let serve_args = match cli.command {
+        Some(Command::Ctl(args)) => {
+            // `warren ctl … | head` ends quietly, as a shell tool does, instead
+            // of panicking on a closed standard output.
+            warren_core::sys::restore_default_sigpipe();
+            // No logging, no runtime: a short-lived client with rabbitmqctl's output.
+            std::process::exit(ctl::run(args));
+        }
+        Some(Command::Perf(args)) => {
+            logging::LogSettings::default().init()?;
+            return runtime()?.block_on(perf::run(args));
+        }
+        Some(Command::Serve(args)) => args,
+        None => cli.serve,
+    };
+    // The config decides where logs go, so it is read before logging starts.
+    let settings = match serve_args.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            eprintln!("\nBOOT FAILED: the configuration is not valid");
+            std::process::exit(EX_CONFIG);
+        }
+    };
+    settings.log.init()?;
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
     }
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARREN_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    match cli.command {
-        Some(Command::Perf(args)) => runtime.block_on(perf::run(args)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
-        Some(Command::Ctl(_)) => Ok(()),
-        None => runtime.block_on(serve(cli.serve)),
-    }
+    runtime()?.block_on(serve(settings))
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = args.settings()?;
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     // Certificates are checked before anything else starts.
     let amqps_tls = match &settings.amqps {
         Some(a) => Some(warren_amqp::tls::AmqpsSettings {
@@ -80,19 +101,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let broker = Broker::open(settings.broker.clone(), &settings.data_dir)
         .with_context(|| format!("cannot open data directory {}", settings.data_dir.display()))?;
-    if let Some(path) = &settings.load_definitions {
-        load_definitions(&broker, path)?;
+    for path in &settings.load_definitions {
+        definitions_files::load(&broker, path)?;
     }
-    let server = Server::bind(broker.clone(), settings.amqp)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen for AMQP on {} (is the port already in use?)",
-                settings.amqp
-            )
-        })?;
-    let http_addr = SocketAddr::new(settings.amqp.ip(), settings.http_port);
-    let metrics_addr = SocketAddr::new(settings.amqp.ip(), settings.metrics_port);
+    let mut servers = Vec::new();
+    for addr in &settings.amqp {
+        servers.push(Server::bind(broker.clone(), *addr).await.with_context(|| {
+            format!("cannot listen for AMQP on {addr} (is the port already in use?)")
+        })?);
+    }
+    let http_addr = settings.http;
+    let metrics_addr = settings.metrics;
     let http = HttpServer::bind_management(broker.clone(), http_addr)
         .await
         .with_context(|| {
@@ -103,22 +122,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot listen for metrics on {metrics_addr} (is the port already in use?)")
         })?;
-    let amqps = match (&settings.amqps, amqps_tls) {
-        (Some(a), Some(tls)) => Some(
-            Server::bind_tls(broker.clone(), a.addr, tls)
+    let mut tls_servers = Vec::new();
+    if let (Some(a), Some(tls)) = (&settings.amqps, amqps_tls) {
+        for addr in &a.addrs {
+            let server = Server::bind_tls(broker.clone(), *addr, tls.clone())
                 .await
                 .with_context(|| {
-                    format!(
-                        "cannot listen for AMQPS on {} (is the port already in use?)",
-                        a.addr
-                    )
-                })?,
-        ),
-        _ => None,
-    };
+                    format!("cannot listen for AMQPS on {addr} (is the port already in use?)")
+                })?;
+            tls_servers.push(server);
+        }
+    }
     let https = match (&settings.https, https_tls) {
         (Some(h), Some(tls)) => {
-            let addr = SocketAddr::new(settings.amqp.ip(), h.port);
+            let addr = SocketAddr::new(settings.http.ip(), h.port);
             Some(
                 HttpServer::bind_management(broker.clone(), addr)
                     .await
@@ -130,11 +147,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let mut entries = vec![
-        ("amqp".into(), server.local_addr()),
-        ("http/prometheus".into(), metrics.local_addr()),
-    ];
-    if let Some(amqps) = &amqps {
+    let mut entries: Vec<(String, SocketAddr)> = servers
+        .iter()
+        .map(|s| ("amqp".to_string(), s.local_addr()))
+        .collect();
+    entries.push(("http/prometheus".into(), metrics.local_addr()));
+    for amqps in &tls_servers {
         entries.push(("amqp/ssl".into(), amqps.local_addr()));
     }
     let mut http_entries = entries.clone();
@@ -143,13 +161,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         entries.push(("http".into(), http.local_addr()));
     }
     let mut tls = Vec::new();
-    if let (Some(a), Some(listener)) = (&settings.amqps, &amqps) {
-        tls.push(TlsListenerFiles {
-            protocol: "amqp/ssl".into(),
-            addr: listener.local_addr(),
-            certfile: a.options.certfile.clone(),
-            cacertfile: a.options.cacertfile.clone(),
-        });
+    if let Some(a) = &settings.amqps {
+        for listener in &tls_servers {
+            tls.push(TlsListenerFiles {
+                protocol: "amqp/ssl".into(),
+                addr: listener.local_addr(),
+                certfile: a.options.certfile.clone(),
+                cacertfile: a.options.cacertfile.clone(),
+            });
+        }
     }
     if let (Some(h), Some(listener)) = (&settings.https, &https) {
         tls.push(TlsListenerFiles {
@@ -159,13 +179,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             cacertfile: h.options.cacertfile.clone(),
         });
     }
+    let mut log_files: Vec<String> = Vec::new();
+    if settings.log.console {
+        log_files.push("<stdout>".into());
+    }
+    if let Some(file) = &settings.log.file {
+        log_files.push(file.display().to_string());
+    }
     let files = NodeInfo {
         config_files: args
             .config
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
-        log_files: vec!["<stdout>".into()],
+        log_files,
         tls,
         stats_interval: settings.stats_interval,
     };
@@ -181,19 +208,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         h.set_listeners(broker.clone(), Listeners { entries })
             .with_node_info(files)
     });
-    let handle = server.start();
-    let amqps = amqps.map(Server::start);
+    let handles: Vec<_> = servers.into_iter().map(Server::start).collect();
+    let amqps: Vec<_> = tls_servers.into_iter().map(Server::start).collect();
     let http = http.start();
     let https = https.map(HttpServer::start);
     let metrics = metrics.start();
     warren_http::start_sampler(broker.clone(), settings.stats_interval);
+    for h in &handles {
+        tracing::info!("started TCP listener on {}", h.local_addr());
+    }
+    for h in &amqps {
+        tracing::info!("started TLS (SSL) listener on {}", h.local_addr());
+    }
+    let first = handles.first().map_or_else(
+        || "(no TCP listener)".to_string(),
+        |h| h.local_addr().to_string(),
+    );
     tracing::info!(
-        "Warren {} started: AMQP on {}, data in {}",
+        "Warren {} started: AMQP on {first}, data in {}",
         env!("CARGO_PKG_VERSION"),
-        handle.local_addr(),
         settings.data_dir.display()
     );
-    if let Some(amqps) = &amqps {
+    for amqps in &amqps {
         tracing::info!("AMQP over TLS (amqps) on {}", amqps.local_addr());
     }
     tracing::info!(
@@ -214,23 +250,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         https.shutdown().await;
     }
     metrics.shutdown().await;
-    if let Some(amqps) = amqps {
+    for amqps in amqps {
         amqps.shutdown().await;
     }
-    handle.shutdown().await;
+    for handle in handles {
+        handle.shutdown().await;
+    }
     broker.close();
     tracing::info!("stopped");
-    Ok(())
-}
-
-fn load_definitions(broker: &Broker, path: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read definitions file {}", path.display()))?;
-    let defs: warren_core::definitions::Definitions = serde_json::from_str(&text)
-        .with_context(|| format!("definitions file {} is not valid", path.display()))?;
-    warren_core::definitions::import(broker, &defs, None)
-        .with_context(|| format!("cannot import definitions from {}", path.display()))?;
-    tracing::info!("imported definitions from {}", path.display());
     Ok(())
 }
 

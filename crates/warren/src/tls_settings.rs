@@ -4,7 +4,7 @@
 //! configured; a port without a certificate and key is an error.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -15,8 +15,8 @@ use crate::config::ServeArgs;
 /// The amqps listener: where it listens and its TLS options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Amqps {
-    /// Listening address.
-    pub addr: SocketAddr,
+    /// Listening addresses.
+    pub addrs: Vec<SocketAddr>,
     /// Certificate, key and client verification.
     pub options: TlsOptions,
     /// How EXTERNAL names the user (`ssl_cert_login_from`).
@@ -32,27 +32,26 @@ pub struct Https {
     pub options: TlsOptions,
 }
 
-/// Reads `listeners.ssl.default` (a port or `ip:port`) and `--amqps-port`.
-pub fn amqps(
-    args: &ServeArgs,
-    conf: &HashMap<String, String>,
-    default_ip: IpAddr,
-) -> anyhow::Result<Option<Amqps>> {
-    let listener = match conf.get("listeners.ssl.default") {
-        None => None,
-        Some(v) => Some(match v.parse::<u16>() {
-            Ok(port) => SocketAddr::new(default_ip, port),
-            Err(_) => v.parse::<SocketAddr>().with_context(|| {
-                format!("config key listeners.ssl.default: '{v}' is neither a port nor ip:port")
-            })?,
-        }),
+/// Reads `listeners.ssl.*` (each a port or `ip:port`) and `--amqps-port`
+/// (which, with `--bind`, replaces them with one listener).
+pub fn amqps(args: &ServeArgs, conf: &HashMap<String, String>) -> anyhow::Result<Option<Amqps>> {
+    let configured = crate::listeners::configured(conf, "ssl")?.unwrap_or_default();
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let addrs = match args.amqps_port {
+        Some(port) => vec![SocketAddr::new(
+            args.bind
+                .or(configured.first().map(|a| a.ip()))
+                .unwrap_or(any),
+            port,
+        )],
+        None => configured
+            .into_iter()
+            .map(|a| SocketAddr::new(args.bind.unwrap_or(a.ip()), a.port()))
+            .collect(),
     };
-    let addr = match (args.amqps_port, listener) {
-        (Some(port), Some(addr)) => SocketAddr::new(args.bind.unwrap_or(addr.ip()), port),
-        (Some(port), None) => SocketAddr::new(default_ip, port),
-        (None, Some(addr)) => SocketAddr::new(args.bind.unwrap_or(addr.ip()), addr.port()),
-        (None, None) => return Ok(None),
-    };
+    if addrs.is_empty() {
+        return Ok(None);
+    }
     let flags = Flags {
         cert: args.tls_cert.clone(),
         key: args.tls_key.clone(),
@@ -68,7 +67,7 @@ pub fn amqps(
         ),
     };
     Ok(Some(Amqps {
-        addr,
+        addrs,
         options,
         login_from,
     }))
@@ -166,17 +165,28 @@ fn options(
 mod tests {
     use super::*;
     use crate::config::parse_conf;
-    use std::net::Ipv4Addr;
-
-    const ANY: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
     #[test]
     fn tls_is_off_unless_a_port_is_configured() {
         let conf =
             parse_conf("ssl_options.certfile = c.pem\nssl_options.keyfile = k.pem\n").unwrap();
         let args = ServeArgs::default();
-        assert_eq!(amqps(&args, &conf, ANY).unwrap(), None);
+        assert_eq!(amqps(&args, &conf).unwrap(), None);
         assert_eq!(https(&args, &conf).unwrap(), None);
+    }
+
+    #[test]
+    fn numbered_ssl_listeners_each_bind() {
+        let conf = parse_conf(
+            "listeners.ssl.1 = 127.0.0.1:5671\nlisteners.ssl.2 = ::1:5672\n\
+             ssl_options.certfile = c.pem\nssl_options.keyfile = k.pem\n",
+        )
+        .unwrap();
+        let a = amqps(&ServeArgs::default(), &conf).unwrap().unwrap();
+        let shown: Vec<String> = a.addrs.iter().map(|a| a.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1:5671", "[::1]:5672"]);
+        let off = parse_conf("listeners.ssl = none\n").unwrap();
+        assert_eq!(amqps(&ServeArgs::default(), &off).unwrap(), None);
     }
 
     #[test]
@@ -195,8 +205,8 @@ mod tests {
         )
         .unwrap();
         let args = ServeArgs::default();
-        let a = amqps(&args, &conf, ANY).unwrap().unwrap();
-        assert_eq!(a.addr, "127.0.0.1:5999".parse().unwrap());
+        let a = amqps(&args, &conf).unwrap().unwrap();
+        assert_eq!(a.addrs[0], "127.0.0.1:5999".parse().unwrap());
         assert_eq!(a.login_from, CertLoginFrom::DistinguishedName);
         assert_eq!(
             a.options,
@@ -225,8 +235,8 @@ mod tests {
             tls_cert: Some("flag.pem".into()),
             ..Default::default()
         };
-        let a = amqps(&args, &conf, ANY).unwrap().unwrap();
-        assert_eq!(a.addr.port(), 6000);
+        let a = amqps(&args, &conf).unwrap().unwrap();
+        assert_eq!(a.addrs[0].port(), 6000);
         assert_eq!(a.options.certfile, PathBuf::from("flag.pem"));
         assert_eq!(a.options.keyfile, PathBuf::from("k.pem"));
         assert_eq!(a.login_from, CertLoginFrom::CommonName);
@@ -239,7 +249,7 @@ mod tests {
     fn bad_tls_settings_are_clear_errors() {
         let args = ServeArgs::default();
         let no_cert = parse_conf("listeners.ssl.default = 5671\n").unwrap();
-        let e = amqps(&args, &no_cert, ANY).unwrap_err().to_string();
+        let e = amqps(&args, &no_cert).unwrap_err().to_string();
         assert!(e.contains("ssl_options.certfile"), "{e}");
         for text in [
             "listeners.ssl.default = nope\n",
@@ -249,7 +259,7 @@ mod tests {
             "listeners.ssl.default = 5671\nssl_options.certfile = c\nssl_options.keyfile = k\nssl_cert_login_from = email\n",
         ] {
             let conf = parse_conf(text).unwrap();
-            assert!(amqps(&args, &conf, ANY).is_err(), "{text}");
+            assert!(amqps(&args, &conf).is_err(), "{text}");
         }
         let conf = parse_conf("management.ssl.port = x\n").unwrap();
         assert!(https(&args, &conf).is_err());

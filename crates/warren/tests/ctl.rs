@@ -275,7 +275,9 @@ fn vhost_limits_are_set_listed_cleared_and_survive_a_restart() {
         u,
         &["set_vhost_limits", "-p", "nope", "{\"max-queues\": 1}"],
     );
-    assert_eq!(missing.status.code(), Some(1));
+    // rabbitmqctl 3.10.8: "Virtual host 'nope' does not exist", exit 65.
+    assert_eq!(missing.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Virtual host 'nope' does not exist"));
     drop(b);
 
     let b = start_in(data.path());
@@ -302,4 +304,172 @@ fn unreachable_broker_is_a_clear_error() {
     );
     let usage = ctl("http://127.0.0.1:1", &["no_such_command"]);
     assert_eq!(usage.status.code(), Some(64));
+}
+
+fn failure(url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = ctl(url, args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn failures_exit_with_rabbitmqctl_codes_and_messages() {
+    let b = start();
+    let u = b.url.as_str();
+    ok(u, &["add_user", "carol", "pw"]);
+    ok(u, &["set_user_tags", "carol", "monitoring"]);
+    // add_user on an existing user refuses and changes nothing (exit 70).
+    let (code, err) = failure(u, &["add_user", "carol", "other"]);
+    assert_eq!(code, Some(70), "{err}");
+    assert!(err.contains("User \"carol\" already exists"), "{err}");
+    let users = ok(u, &["-q", "list_users"]);
+    assert!(
+        users.lines().any(|l| l == "carol\t[monitoring]"),
+        "tags kept: {users}"
+    );
+    let who = Command::new(env!("CARGO_BIN_EXE_warren"))
+        .args([
+            "ctl",
+            "--url",
+            u,
+            "--username",
+            "carol",
+            "--password",
+            "pw",
+            "-s",
+            "list_vhosts",
+        ])
+        .output()
+        .unwrap();
+    assert!(who.status.success(), "password kept");
+    // 67: no such user; 65/69: no such vhost, as rabbitmqctl 3.10.8.
+    for args in [
+        &["delete_user", "nobody"][..],
+        &["change_password", "nobody", "x"],
+        &["set_user_tags", "nobody", "x"],
+        &["clear_permissions", "nobody"],
+    ] {
+        let (code, err) = failure(u, args);
+        assert_eq!(code, Some(67), "{args:?}: {err}");
+        assert!(err.contains("User \"nobody\" does not exist"), "{err}");
+    }
+    let (code, err) = failure(u, &["delete_vhost", "nosuch"]);
+    assert_eq!(code, Some(65), "{err}");
+    assert!(
+        err.contains("Virtual host 'nosuch' does not exist"),
+        "{err}"
+    );
+    let (code, _) = failure(
+        u,
+        &["set_permissions", "-p", "nosuch", "guest", ".*", ".*", ".*"],
+    );
+    assert_eq!(code, Some(69));
+    let (code, _) = failure(u, &["clear_policy", "nope"]);
+    assert_eq!(code, Some(69));
+    let (code, _) = failure(u, &["add_user"]);
+    assert_eq!(code, Some(64));
+    let (code, err) = failure(u, &["import_definitions", "/nonexistent/defs.json"]);
+    assert_eq!(code, Some(65), "{err}");
+    let (code, err) = failure(u, &["no_such_command"]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("Command 'no_such_command' not found"), "{err}");
+    // clear_permissions removes them.
+    ok(u, &["set_permissions", "carol", ".*", ".*", ".*"]);
+    assert!(ok(u, &["clear_permissions", "carol"])
+        .contains("Clearing permissions for user \"carol\" in vhost \"/\" ..."));
+    assert!(!ok(u, &["-s", "list_permissions"]).contains("carol"));
+}
+
+#[test]
+fn help_lists_every_command_with_a_description() {
+    let out = ctl("http://127.0.0.1:1", &["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in [
+        "add_user",
+        "list_queues",
+        "clear_permissions",
+        "close_all_connections",
+        "environment",
+        "ping",
+        "check_running",
+        "check_port_connectivity",
+        "check_local_alarms",
+        "alarms",
+        "listeners",
+        "status",
+        "import_definitions",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("{command} missing from:\n{text}"));
+        assert!(line.split_whitespace().count() > 2, "{line}");
+    }
+    let one = ctl("http://127.0.0.1:1", &["help", "add_user"]);
+    assert!(String::from_utf8_lossy(&one.stdout).contains("add_user <username> <password>"));
+}
+
+#[tokio::test]
+async fn diagnostics_and_close_all_connections() {
+    let b = start();
+    let u = b.url.clone();
+    let uri = format!("amqp://guest:guest@127.0.0.1:{}/%2f", b.amqp_port);
+    let conn = lapin::Connection::connect(&uri, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let port = b.amqp_port;
+    let u2 = u.clone();
+    tokio::task::spawn_blocking(move || {
+        assert!(ok(&u2, &["ping"]).contains("Ping succeeded"));
+        assert!(ok(&u2, &["check_running"]).contains("is fully booted and running"));
+        let ports = ok(&u2, &["check_port_connectivity"]);
+        assert!(
+            ports.contains(&format!("Successfully connected to ports {port}")),
+            "{ports}"
+        );
+        assert!(ok(&u2, &["check_local_alarms"]).contains("reported no local alarms"));
+        assert!(ok(&u2, &["alarms"]).contains("reported no alarms, local or clusterwide"));
+        let listeners = ok(&u2, &["listeners"]);
+        assert!(
+            listeners.contains(&format!(
+                "Interface: 127.0.0.1, port: {port}, protocol: amqp, purpose: AMQP 0-9-1"
+            )),
+            "{listeners}"
+        );
+        let memory = ok(&u2, &["memory_breakdown", "--unit", "mb"]);
+        assert!(
+            memory.starts_with("Reporting memory breakdown on node warren@"),
+            "{memory}"
+        );
+        let heap = memory
+            .lines()
+            .find(|l| l.starts_with("heap: "))
+            .expect("heap line");
+        let mb: f64 = heap.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(mb > 0.1 && heap.contains(" mb ("), "{memory}");
+        let env = ok(&u2, &["environment"]);
+        assert!(env.contains("heartbeat = 60"), "{env}");
+        assert!(env.contains("default_vhost = /"), "{env}");
+        let closed = ok(&u2, &["close_all_connections", "maintenance"]);
+        assert!(
+            closed.contains("Closing all connections in vhost /, reason: maintenance..."),
+            "{closed}"
+        );
+        assert!(closed.contains("Closed 1 connections"), "{closed}");
+    })
+    .await
+    .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while conn.status().connected() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "close_all_connections closed it");
+    // Unreachable: 69, as rabbitmq-diagnostics ping against a stopped node.
+    let out = ctl("http://127.0.0.1:1", &["ping"]);
+    assert_eq!(out.status.code(), Some(69));
 }

@@ -190,6 +190,7 @@ pub fn import(
     defs: &Definitions,
     into_vhost: Option<&str>,
 ) -> Result<(), DefinitionsError> {
+    super::parameters::validate(&defs.parameters)?;
     import_access(broker, defs)?;
     let target = |v: &Option<String>| -> String {
         into_vhost

@@ -4,6 +4,7 @@
 mod bindings;
 mod connections;
 mod definitions;
+mod environment;
 mod exchanges;
 mod messages;
 mod overview;
@@ -49,6 +50,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/nodes", get(overview::nodes))
         .route("/api/nodes/{node}", get(overview::node))
         .route("/api/whoami", get(overview::whoami))
+        .route("/api/environment", get(environment::environment))
+        .route("/api/memory-breakdown", get(environment::memory_breakdown))
         .route("/api/aliveness-test/{vhost}", get(overview::aliveness))
         .route("/api/health/checks/alarms", get(overview::health_alarms))
         .route(

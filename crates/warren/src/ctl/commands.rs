@@ -16,9 +16,75 @@ pub enum CtlError {
     /// The API refused or could not be reached.
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// A local file could not be read or written.
+    /// A local file could not be read or written (rabbitmqctl: 65, bad argument).
     #[error("{0}")]
     Io(String),
+    /// The command failed for a reason rabbitmqctl gives this exit code
+    /// (65 data error, 67 no such user, 69 unavailable, 70 software error).
+    #[error("{text}")]
+    Failed {
+        /// The process exit code.
+        code: i32,
+        /// rabbitmqctl's message.
+        text: String,
+    },
+}
+
+/// sysexits' EX_DATAERR: rabbitmqctl's code for a missing vhost (and bad files).
+pub const EX_DATAERR: i32 = 65;
+/// sysexits' EX_NOUSER: no such user.
+pub const EX_NOUSER: i32 = 67;
+/// sysexits' EX_UNAVAILABLE.
+pub const EX_UNAVAILABLE: i32 = 69;
+/// sysexits' EX_SOFTWARE: e.g. a user that already exists.
+pub const EX_SOFTWARE: i32 = 70;
+
+fn failed(code: i32, text: impl Into<String>) -> CtlError {
+    CtlError::Failed {
+        code,
+        text: text.into(),
+    }
+}
+
+/// Whether `path` answers 404 (the object does not exist).
+fn missing(client: &Client, path: &str) -> Result<bool> {
+    match client.request("GET", path, None, None) {
+        Ok(_) => Ok(false),
+        Err(ClientError::Api { status: 404, .. }) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Fails with 67 `User "name" does not exist` unless the user exists.
+pub(super) fn require_user(client: &Client, name: &str) -> Result<()> {
+    if missing(client, &format!("/api/users/{}", segment(name)))? {
+        return Err(failed(EX_NOUSER, format!("User \"{name}\" does not exist")));
+    }
+    Ok(())
+}
+
+/// Fails with `code` and `Virtual host 'v' does not exist` unless it exists.
+pub(super) fn require_vhost(client: &Client, vhost: &str, code: i32) -> Result<()> {
+    if missing(client, &format!("/api/vhosts/{}", segment(vhost)))? {
+        return Err(failed(
+            code,
+            format!("Virtual host '{vhost}' does not exist"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `request`, turning a 404 into `code` with `text`.
+fn or_missing(
+    result: std::result::Result<Value, ClientError>,
+    code: i32,
+    text: &str,
+) -> Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(ClientError::Api { status: 404, .. }) => Err(failed(code, text)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 type Result<T> = std::result::Result<T, CtlError>;
@@ -195,16 +261,18 @@ pub fn dispatch(client: &Client, inv: &Invocation) -> Result<()> {
                 aliases: &[],
             },
         ),
-        "list_permissions" => list(
-            client,
-            inv,
-            Listing {
-                path: format!("/api/vhosts/{v}/permissions"),
-                info: format!("Listing permissions for vhost \"{vhost}\" ..."),
-                defaults: &["user", "configure", "write", "read"],
-                aliases: &[],
-            },
-        ),
+        "list_permissions" => require_vhost(client, vhost, EX_DATAERR).and_then(|_| {
+            list(
+                client,
+                inv,
+                Listing {
+                    path: format!("/api/vhosts/{v}/permissions"),
+                    info: format!("Listing permissions for vhost \"{vhost}\" ..."),
+                    defaults: &["user", "configure", "write", "read"],
+                    aliases: &[],
+                },
+            )
+        }),
         "list_policies" => list(
             client,
             inv,
@@ -235,6 +303,13 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
         "add_user" => {
             let (name, pass) = (arg(inv, 0, "USER PASSWORD")?, arg(inv, 1, "USER PASSWORD")?);
             done(style, format!("Adding user \"{name}\" ..."));
+            // rabbitmqctl refuses to touch an existing user (a PUT would reset it).
+            if !missing(client, &format!("/api/users/{}", segment(name)))? {
+                return Err(failed(
+                    EX_SOFTWARE,
+                    format!("User \"{name}\" already exists"),
+                ));
+            }
             client.request(
                 "PUT",
                 &format!("/api/users/{}", segment(name)),
@@ -245,6 +320,7 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
         "delete_user" => {
             let name = arg(inv, 0, "USER")?;
             done(style, format!("Deleting user \"{name}\" ..."));
+            require_user(client, name)?;
             client.request(
                 "DELETE",
                 &format!("/api/users/{}", segment(name)),
@@ -255,6 +331,7 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
         "change_password" => {
             let (name, pass) = (arg(inv, 0, "USER PASSWORD")?, arg(inv, 1, "USER PASSWORD")?);
             done(style, format!("Changing password for user \"{name}\" ..."));
+            require_user(client, name)?;
             let path = format!("/api/users/{}", segment(name));
             let user = client.request("GET", &path, None, None)?;
             let body =
@@ -274,8 +351,8 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                         .join(", ")
                 ),
             );
+            require_user(client, name)?;
             let path = format!("/api/users/{}", segment(name));
-            client.request("GET", &path, None, None)?;
             client.request("PUT", &path, Some(json!({"tags": tags}).to_string()), None)?;
         }
         "add_vhost" => {
@@ -298,6 +375,7 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
         "delete_vhost" => {
             let name = arg(inv, 0, "VHOST")?;
             done(style, format!("Deleting vhost \"{name}\" ..."));
+            require_vhost(client, name, EX_DATAERR)?;
             client.request(
                 "DELETE",
                 &format!("/api/vhosts/{}", segment(name)),
@@ -317,6 +395,8 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                 style,
                 format!("Setting permissions for user \"{user}\" in vhost \"{vhost}\" ..."),
             );
+            require_vhost(client, vhost, EX_UNAVAILABLE)?;
+            require_user(client, user)?;
             let body = json!({"configure": conf, "write": write, "read": read});
             client.request(
                 "PUT",
@@ -326,6 +406,26 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
             )?;
         }
         "set_policy" => set_policy(client, inv)?,
+        "clear_permissions" => {
+            let user = arg(inv, 0, "[-p VHOST] USER")?;
+            done(
+                style,
+                format!("Clearing permissions for user \"{user}\" in vhost \"{vhost}\" ..."),
+            );
+            require_vhost(client, vhost, EX_UNAVAILABLE)?;
+            require_user(client, user)?;
+            // No permissions to clear is fine, as rabbitmqctl.
+            match client.request(
+                "DELETE",
+                &format!("/api/permissions/{v}/{}", segment(user)),
+                None,
+                None,
+            ) {
+                Ok(_) | Err(ClientError::Api { status: 404, .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        "close_all_connections" => super::diagnostics::close_all_connections(client, inv)?,
         "set_vhost_limits" => super::limits::set(client, inv)?,
         "clear_vhost_limits" => super::limits::clear(client, inv)?,
         "clear_policy" => {
@@ -334,11 +434,15 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                 style,
                 format!("Clearing policy \"{name}\" on vhost \"{vhost}\" ..."),
             );
-            client.request(
-                "DELETE",
-                &format!("/api/policies/{v}/{}", segment(name)),
-                None,
-                None,
+            or_missing(
+                client.request(
+                    "DELETE",
+                    &format!("/api/policies/{v}/{}", segment(name)),
+                    None,
+                    None,
+                ),
+                EX_UNAVAILABLE,
+                "Parameter does not exist",
             )?;
         }
         "purge_queue" => {
@@ -347,11 +451,15 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                 style,
                 format!("Purging queue '{name}' in vhost '{vhost}' ..."),
             );
-            client.request(
-                "DELETE",
-                &format!("/api/queues/{v}/{}/contents", segment(name)),
-                None,
-                None,
+            or_missing(
+                client.request(
+                    "DELETE",
+                    &format!("/api/queues/{v}/{}/contents", segment(name)),
+                    None,
+                    None,
+                ),
+                EX_UNAVAILABLE,
+                &format!("Queue '{name}' in vhost '{vhost}' not found"),
             )?;
         }
         "delete_queue" => {
@@ -371,11 +479,16 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
             } else {
                 format!("?{}", query.join("&"))
             };
-            client.request(
-                "DELETE",
-                &format!("/api/queues/{v}/{}{q}", segment(name)),
-                None,
-                None,
+            // rabbitmqctl 3.10.8 exits 64 here ("Queue not found").
+            or_missing(
+                client.request(
+                    "DELETE",
+                    &format!("/api/queues/{v}/{}{q}", segment(name)),
+                    None,
+                    None,
+                ),
+                super::EX_USAGE,
+                "Queue not found",
             )?;
         }
         "close_connection" => {
@@ -404,7 +517,7 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                     format!("Exporting definitions in JSON to a file at \"{path}\" ..."),
                 );
                 std::fs::write(path, text)
-                    .map_err(|e| CtlError::Io(format!("cannot write {path}: {e}")))?;
+                    .map_err(|e| CtlError::Io(format!("Bad argument: cannot write {path}: {e}")))?;
             }
         }
         "import_definitions" => {
@@ -414,14 +527,23 @@ fn change(client: &Client, inv: &Invocation) -> Result<()> {
                 format!("Importing definitions in JSON from a file at \"{path}\" ..."),
             );
             let text = std::fs::read_to_string(path)
-                .map_err(|e| CtlError::Io(format!("cannot read {path}: {e}")))?;
-            client.request("POST", "/api/definitions", Some(text), None)?;
+                .map_err(|e| CtlError::Io(format!("Bad argument: cannot read {path}: {e}")))?;
+            // rabbitmqctl exits 69 when the node refuses the document.
+            client
+                .request("POST", "/api/definitions", Some(text), None)
+                .map_err(|e| match e {
+                    ClientError::Api { reason, .. } => failed(EX_UNAVAILABLE, reason),
+                    other => other.into(),
+                })?;
         }
-        other => {
-            return Err(CtlError::Usage(format!(
-                "unknown command '{other}' (try `warren ctl --help`)"
-            )))
-        }
+        other => match super::diagnostics::dispatch(client, inv) {
+            Some(result) => result?,
+            None => {
+                return Err(CtlError::Usage(format!(
+                    "Command '{other}' not found (try `warren ctl --help`)"
+                )))
+            }
+        },
     }
     Ok(())
 }
@@ -450,6 +572,7 @@ fn set_policy(client: &Client, inv: &Invocation) -> Result<()> {
         "Setting policy \"{name}\" for pattern \"{pattern}\" to \"{definition}\" with priority \"{priority}\" for vhost \"{}\" ...",
         inv.vhost
     ));
+    require_vhost(client, &inv.vhost, EX_DATAERR)?;
     let body = json!({"pattern": pattern, "definition": definition, "priority": priority, "apply-to": apply_to});
     client.request(
         "PUT",

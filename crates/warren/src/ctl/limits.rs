@@ -39,6 +39,7 @@ pub fn set(client: &Client, inv: &Invocation) -> Result<()> {
             inv.vhost
         ),
     );
+    super::commands::require_vhost(client, &inv.vhost, super::commands::EX_DATAERR)?;
     for name in LimitName::ALL {
         match limits.iter().find(|(n, _)| *n == name) {
             Some((_, n)) => client.request(

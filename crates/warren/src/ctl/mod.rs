@@ -5,6 +5,8 @@
 
 mod client;
 mod commands;
+mod diagnostics;
+mod help;
 mod limits;
 mod output;
 
@@ -13,18 +15,12 @@ use clap::Args;
 use client::{Client, ClientError};
 use output::{Formatter, Style};
 
-/// Arguments of `warren ctl` (parsed by hand to accept rabbitmqctl's order).
+/// Arguments of `warren ctl` (parsed by hand to accept rabbitmqctl's order;
+/// `--help` lists every command).
 #[derive(Debug, Args)]
 #[command(
     about = "Manage a running broker, like rabbitmqctl (through its HTTP API)",
-    long_about = "Commands: status, list_queues, list_exchanges, list_bindings, list_connections, \
-list_channels, list_consumers, list_users, list_vhosts, list_permissions, list_policies, \
-add_user, delete_user, change_password, set_user_tags, add_vhost, delete_vhost, \
-set_permissions, set_policy, clear_policy, set_vhost_limits, clear_vhost_limits, \
-list_vhost_limits, purge_queue, delete_queue, close_connection, \
-export_definitions, import_definitions.\n\nOptions: --url URL (default http://localhost:15672, \
-env WARREN_CTL_URL), --username/--password (env WARREN_CTL_USER/WARREN_CTL_PASSWORD, default \
-guest), -p VHOST, --formatter table|json, -q (quiet), -s (silent)."
+    disable_help_flag = true
 )]
 pub struct CtlArgs {
     /// The command and its arguments, as for rabbitmqctl.
@@ -58,7 +54,14 @@ pub const EX_USAGE: i32 = 64;
 /// The broker could not be reached.
 pub const EX_UNAVAILABLE: i32 = 69;
 
-const VALUE_FLAGS: &[&str] = &["--apply-to", "--priority", "--description", "--tags"];
+const VALUE_FLAGS: &[&str] = &[
+    "--apply-to",
+    "--priority",
+    "--description",
+    "--tags",
+    "--limit",
+    "--unit",
+];
 
 fn parse(args: Vec<String>) -> Result<Invocation, String> {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
@@ -88,6 +91,7 @@ fn parse(args: Vec<String>) -> Result<Invocation, String> {
                 value("-n")?;
             }
             "-q" | "--quiet" => inv.style.quiet = true,
+            "-h" | "--help" if inv.command.is_empty() => inv.command = "--help".into(),
             "-s" | "--silent" => inv.style.silent = true,
             "--formatter" => {
                 inv.style.formatter = match value("--formatter")?.as_str() {
@@ -108,6 +112,9 @@ fn parse(args: Vec<String>) -> Result<Invocation, String> {
     if inv.command.is_empty() {
         return Err("no command given (try `warren ctl --help`)".into());
     }
+    if inv.command == "help" {
+        inv.command = "--help".into();
+    }
     Ok(inv)
 }
 
@@ -120,6 +127,10 @@ pub fn run(args: CtlArgs) -> i32 {
             return EX_USAGE;
         }
     };
+    if inv.command == "--help" {
+        help::print(inv.positional.first().map(String::as_str));
+        return 0;
+    }
     let client = Client::new(&inv.url, &inv.user, &inv.password);
     match commands::dispatch(&client, &inv) {
         Ok(()) => 0,
@@ -131,13 +142,24 @@ pub fn run(args: CtlArgs) -> i32 {
             eprintln!("Error: {e}. Is Warren running, and is --url right?");
             EX_UNAVAILABLE
         }
+        Err(commands::CtlError::Client(e @ ClientError::Api { status: 401, .. })) => {
+            eprintln!(
+                "Error:\n{e} (user '{}' could not authenticate with the broker's HTTP API)",
+                inv.user
+            );
+            EX_UNAVAILABLE
+        }
         Err(commands::CtlError::Client(e)) => {
             eprintln!("Error:\n{e}");
-            1
+            commands::EX_SOFTWARE
         }
         Err(commands::CtlError::Io(e)) => {
             eprintln!("Error: {e}");
-            1
+            commands::EX_DATAERR
+        }
+        Err(commands::CtlError::Failed { code, text }) => {
+            eprintln!("Error:\n{text}");
+            code
         }
     }
 }
