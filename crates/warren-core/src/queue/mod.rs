@@ -499,8 +499,12 @@ impl Queue {
         if state.deleted {
             return Err(BrokerError::no_queue(&self.name, &self.vhost));
         }
+        // As rabbit_amqqueue_process: a single-active-consumer queue refuses
+        // exclusive consumers even when it has none.
         let exclusive_held = state.consumers.iter().any(|c| c.exclusive);
-        if exclusive_held || (consumer.exclusive && !state.consumers.is_empty()) {
+        let exclusive_refused = consumer.exclusive
+            && (!state.consumers.is_empty() || state.settings.single_active_consumer);
+        if exclusive_held || exclusive_refused {
             return Err(BrokerError::AccessRefused(format!(
                 "queue '{}' in vhost '{}' in exclusive use",
                 self.name, self.vhost
@@ -515,7 +519,9 @@ impl Queue {
     }
 
     /// Removes the consumer with `tag` on `channel` of `connection_id`. With a
-    /// single active consumer, the next consumer in registration order takes over.
+    /// single active consumer, a waiting consumer takes over when the active
+    /// one goes: the highest consumer priority, the earliest registered among
+    /// equals (RabbitMQ 3.10's classic queues).
     pub fn remove_consumer(
         self: &Arc<Self>,
         connection_id: u64,
@@ -523,11 +529,16 @@ impl Queue {
         tag: &str,
     ) -> ConsumerRemoved {
         let mut state = self.state.lock();
-        let before = state.consumers.len();
-        state.consumers.retain(|c| {
-            !(c.connection_id == connection_id && c.channel == channel && &*c.tag == tag)
+        let position = state.consumers.iter().position(|c| {
+            c.connection_id == connection_id && c.channel == channel && &*c.tag == tag
         });
-        let removed = state.consumers.len() != before;
+        if let Some(at) = position {
+            state.consumers.remove(at);
+            if at == 0 && state.settings.single_active_consumer {
+                state.activate_successor();
+            }
+        }
+        let removed = position.is_some();
         let outcome = ConsumerRemoved {
             removed,
             should_auto_delete: removed
@@ -643,9 +654,29 @@ impl Queue {
 }
 
 impl QueueState {
+    /// With a single active consumer, the active one is kept first in
+    /// `consumers`, the waiting ones behind it in registration order. Once the
+    /// active one has gone, this moves its successor to the front: the highest
+    /// priority, the earliest registered among equals. A consumer of higher
+    /// priority arriving later does not take over (RabbitMQ 3.10.8, classic
+    /// queues).
+    fn activate_successor(&mut self) {
+        let mut best: Option<usize> = None;
+        for (i, candidate) in self.consumers.iter().enumerate() {
+            if best.is_none_or(|b| candidate.priority > self.consumers[b].priority) {
+                best = Some(i);
+            }
+        }
+        if let Some(i) = best.filter(|&i| i > 0) {
+            let successor = self.consumers.remove(i);
+            self.consumers.insert(0, successor);
+        }
+    }
+
     /// Picks the next consumer with room: the highest consumer priority first,
-    /// round-robin among equals. With a single active consumer, only the first
-    /// registered consumer is ever picked.
+    /// round-robin among equals. With a single active consumer, only the
+    /// active one (kept first, see [`QueueState::activate_successor`]) is ever
+    /// picked.
     fn next_consumer(&mut self) -> Option<Arc<Consumer>> {
         if self.settings.single_active_consumer {
             return self.consumers.first().filter(|c| c.can_take()).cloned();
