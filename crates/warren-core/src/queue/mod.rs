@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use warren_codec::FieldTable;
-use warren_store::{Location, MessageStore};
+use warren_store::{Expiry, Location, MessageStore};
 
 use crate::consumer::{Consumer, Delivery};
 use crate::dead_letter::DeathReason;
@@ -267,18 +267,39 @@ impl Queue {
         }
     }
 
-    /// Puts messages recovered from disk back, in order, before any new ones.
-    /// Their priority level and TTL are worked out again from the queue's
-    /// settings (a TTL counts again from the restart).
-    pub fn restore(&self, messages: Vec<QueuedMessage>) {
+    /// Puts messages recovered from disk back, in order, before any new ones,
+    /// each with the expiry its index recorded: a TTL goes on counting from
+    /// the original enqueue, and a message whose deadline passed while the
+    /// broker was down expires at once. Only entries written before expiries
+    /// were recorded ([`Expiry::Unrecorded`]) get their TTL from the queue's
+    /// settings again, counted from now. Priority levels are worked out again.
+    pub fn restore(&self, messages: Vec<(QueuedMessage, Expiry)>) {
         let mut state = self.state.lock();
-        for recovered in messages {
+        let now_ms = self.scheduler.now_ms();
+        let now_unix_ms = self.scheduler.clock().unix_ms();
+        for (recovered, expiry) in messages {
             let mut message = self.prepare(&mut state, recovered.message);
             message.redelivered = recovered.redelivered;
             message.stored = recovered.stored;
+            match expiry {
+                Expiry::Unrecorded => {}
+                Expiry::Never => message.expires_at = None,
+                Expiry::At(at) => {
+                    let left = at.saturating_sub(now_unix_ms);
+                    message.expires_at = Some(now_ms.saturating_add(left));
+                }
+            }
             state.ready.push_back(message);
         }
         self.arm_message_timer(&mut state);
+    }
+
+    /// When `message`, enqueued now, expires in this queue: the wall-clock
+    /// deadline (Unix milliseconds) to store with a persistent copy, from the
+    /// queue's message TTL and the message's `expiration` (the smaller).
+    pub fn expiry_deadline(&self, message: &Message) -> Option<u64> {
+        let ttl = message_ttl(&self.state.lock().settings, message)?;
+        Some(self.scheduler.clock().unix_ms().saturating_add(ttl))
     }
 
     /// The settings in force.
@@ -338,10 +359,7 @@ impl Queue {
     fn prepare(&self, state: &mut QueueState, message: Arc<Message>) -> QueuedMessage {
         let seq = state.next_seq;
         state.next_seq += 1;
-        let ttl = match (state.settings.message_ttl, message.expiration_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let ttl = message_ttl(&state.settings, &message);
         let priority = match state.settings.max_priority {
             Some(max) => message.raw_properties().priority().unwrap_or(0).min(max),
             None => 0,
@@ -650,6 +668,15 @@ impl Queue {
     /// Whether the queue ever had a consumer (auto-delete only applies then).
     pub fn ever_consumed(&self) -> bool {
         self.state.lock().ever_consumed
+    }
+}
+
+/// A message's TTL in a queue: the queue's message TTL and the message's
+/// `expiration`, the smaller wins.
+fn message_ttl(settings: &QueueSettings, message: &Message) -> Option<u64> {
+    match (settings.message_ttl, message.expiration_ms()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
