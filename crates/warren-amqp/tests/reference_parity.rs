@@ -118,12 +118,17 @@ async fn single_active_consumer_queue_refuses_exclusive_consumers() {
         let ch = within(conn.create_channel()).await.unwrap();
         let name = if others { "sac-busy" } else { "sac-idle" };
         declare_sac(&ch, name).await;
-        if others {
+        // Kept: lapin cancels a consumer whose handle is dropped.
+        let _other = if others {
             let opts = BasicConsumeOptions::default();
-            within(ch.basic_consume(name.into(), "".into(), opts, FieldTable::default()))
-                .await
-                .unwrap();
-        }
+            let consumer =
+                within(ch.basic_consume(name.into(), "".into(), opts, FieldTable::default()))
+                    .await
+                    .unwrap();
+            Some(consumer)
+        } else {
+            None
+        };
         let err = expect_amqp_err(ch.basic_consume(
             name.into(),
             "x".into(),

@@ -647,6 +647,16 @@ impl Queue {
         self.state.lock().consumers.clone()
     }
 
+    /// The active consumer of a single-active-consumer queue (None for other
+    /// queues and while there is no consumer).
+    pub fn single_active_consumer(&self) -> Option<Arc<Consumer>> {
+        let state = self.state.lock();
+        if !state.settings.single_active_consumer {
+            return None;
+        }
+        state.consumers.first().cloned()
+    }
+
     /// Whether `connection_id` may use this queue (exclusive queues belong to the
     /// connection that declared them).
     pub fn check_access(&self, connection_id: u64) -> Result<(), BrokerError> {

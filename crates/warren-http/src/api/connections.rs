@@ -236,7 +236,16 @@ fn consumers_of(state: &AppState, user: &AuthUser, vhost: Option<&str>) -> Vec<V
             continue;
         }
         for q in v.queues() {
+            let single_active = q.settings().single_active_consumer;
+            let active_one = q.single_active_consumer();
             for consumer in q.consumers() {
+                // As RabbitMQ: on a single-active-consumer queue the active
+                // consumer is "single_active", the others "waiting".
+                let (active, activity_status) = match &active_one {
+                    _ if !single_active => (true, "up"),
+                    Some(a) if Arc::ptr_eq(a, &consumer) => (true, "single_active"),
+                    _ => (false, "waiting"),
+                };
                 let Some(conn) = registry.connection(consumer.connection_id) else {
                     continue;
                 };
@@ -258,8 +267,8 @@ fn consumers_of(state: &AppState, user: &AuthUser, vhost: Option<&str>) -> Vec<V
                     "ack_required": !consumer.no_ack,
                     "exclusive": consumer.exclusive,
                     "prefetch_count": consumer.credit_limit(),
-                    "active": true,
-                    "activity_status": "up",
+                    "active": active,
+                    "activity_status": activity_status,
                     "consumer_timeout": Value::Null,
                     "arguments": table_to_json(&consumer.arguments),
                 }));

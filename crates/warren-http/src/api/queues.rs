@@ -41,6 +41,7 @@ pub fn queue_json(state: &AppState, q: &Queue) -> Value {
         "consumer_capacity": if consumers.is_empty() { 0.0 } else { 1.0 },
         "consumer_utilisation": if consumers.is_empty() { 0.0 } else { 1.0 },
         "exclusive_consumer_tag": consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string()),
+        "single_active_consumer_tag": q.single_active_consumer().map(|c| c.tag.to_string()),
         "message_bytes": bytes,
         "message_bytes_ready": bytes,
         "message_bytes_unacknowledged": 0,
