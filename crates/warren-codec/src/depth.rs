@@ -68,6 +68,12 @@ fn value(kind: u8, rest: &[u8], depth: usize) -> Result<Option<usize>, Deep> {
     })
 }
 
+/// Size of a value of type `kind` at the start of `rest` (None if malformed,
+/// unknown or nested deeper than [`MAX_TABLE_DEPTH`]).
+pub(crate) fn value_len(kind: u8, rest: &[u8]) -> Option<usize> {
+    value(kind, rest, 1).ok().flatten()
+}
+
 fn long(buf: &[u8], at: usize) -> Option<usize> {
     let b = buf.get(at..at + 4)?;
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)

@@ -12,6 +12,7 @@ pub mod error;
 pub mod frame;
 pub mod method;
 pub mod properties;
+pub mod table;
 
 pub use amq_protocol::protocol::{self as spec, AMQPClass};
 pub use amq_protocol::types::{AMQPValue, FieldTable, LongString, ShortString};

@@ -160,6 +160,31 @@ impl<'a> RawProperties<'a> {
         self.flags() & FLAG_HEADERS != 0
     }
 
+    /// The raw headers table (length prefix included), if present.
+    pub fn headers_table(&self) -> Option<&'a [u8]> {
+        let (start, end) = self.walk(Some(FLAG_HEADERS))?;
+        Some(&self.raw[start..end])
+    }
+
+    /// The same property bytes with `headers` (a length-prefixed table) as
+    /// the headers and no `expiration`, every other property copied as it is:
+    /// what a dead-lettered message carries. None if the bytes are malformed.
+    pub fn with_headers_without_expiration(&self, headers: &[u8]) -> Option<Bytes> {
+        let flags = self.flags();
+        let new_flags = (flags | FLAG_HEADERS) & !FLAG_EXPIRATION;
+        let mut out = Vec::with_capacity(self.raw.len() + headers.len());
+        out.extend_from_slice(&new_flags.to_be_bytes());
+        for (flag, _) in LAYOUT {
+            if flag == FLAG_HEADERS {
+                out.extend_from_slice(headers);
+            } else if new_flags & flag != 0 {
+                let (start, end) = self.walk(Some(flag))?;
+                out.extend_from_slice(&self.raw[start..end]);
+            }
+        }
+        Some(Bytes::from(out))
+    }
+
     /// The same property bytes with the reply-to (which must be present)
     /// replaced by `address`, spliced without decoding the rest: what direct
     /// reply-to does for every request. None if reply-to is absent or the
@@ -258,6 +283,46 @@ mod tests {
         assert!(RawProperties::new(&raw)
             .with_reply_to(&[b'a'; 256])
             .is_none());
+    }
+
+    #[test]
+    fn replacing_headers_and_dropping_expiration_keeps_the_rest() {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from("new"), AMQPValue::LongInt(1));
+        let raw_headers = cookie_factory::gen(
+            amq_protocol::types::generation::gen_field_table(&headers),
+            Vec::new(),
+        )
+        .unwrap()
+        .0;
+        let mut old = FieldTable::default();
+        old.insert(ShortString::from("old"), AMQPValue::Boolean(true));
+        let full = |h: FieldTable| {
+            AMQPProperties::default()
+                .with_content_type("text/plain".into())
+                .with_headers(h)
+                .with_priority(4)
+        };
+        let cases = [
+            (
+                full(old)
+                    .with_expiration("500".into())
+                    .with_app_id("app".into()),
+                full(headers.clone()).with_app_id("app".into()),
+            ),
+            (
+                AMQPProperties::default().with_delivery_mode(2),
+                AMQPProperties::default()
+                    .with_headers(headers.clone())
+                    .with_delivery_mode(2),
+            ),
+        ];
+        for (props, expected) in cases {
+            let raw = encode_properties(&props);
+            let view = RawProperties::new(&raw);
+            let rebuilt = view.with_headers_without_expiration(&raw_headers).unwrap();
+            assert_eq!(rebuilt, encode_properties(&expected));
+        }
     }
 
     #[test]

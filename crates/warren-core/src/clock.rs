@@ -11,6 +11,11 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_ms(&self) -> u64;
     /// Seconds since the Unix epoch.
     fn unix_secs(&self) -> u64;
+    /// Milliseconds since the Unix epoch: stored message expiries, which must
+    /// outlive the process (its `now_ms` origin does not).
+    fn unix_ms(&self) -> u64 {
+        self.unix_secs().saturating_mul(1000)
+    }
 }
 
 /// The real clock.
@@ -36,6 +41,13 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn unix_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0)
     }
 }
@@ -69,5 +81,11 @@ impl Clock for ManualClock {
 
     fn unix_secs(&self) -> u64 {
         self.unix_origin + self.now_ms() / 1000
+    }
+
+    fn unix_ms(&self) -> u64 {
+        self.unix_origin
+            .saturating_mul(1000)
+            .saturating_add(self.now_ms())
     }
 }

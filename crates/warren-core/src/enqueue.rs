@@ -48,14 +48,12 @@ fn persist(
         return None;
     }
     let store = queues.iter().find_map(|q| q.store())?;
-    let names: Vec<Arc<str>> = queues
-        .iter()
-        .filter(|q| q.store().is_some())
-        .map(|q| q.name.clone())
-        .collect();
+    let durable = || queues.iter().filter(|q| q.store().is_some());
+    let names: Vec<Arc<str>> = durable().map(|q| q.name.clone()).collect();
+    let expiries: Vec<Option<u64>> = durable().map(|q| q.expiry_deadline(message)).collect();
     let record = message.to_record(store.next_id());
     let waiter = waiter.map(|(listener, token)| (listener.clone(), token));
-    let location = store.persist(&record, &names, waiter);
+    let location = store.persist_expiring(&record, &names, &expiries, waiter);
     Some(Stored {
         id: record.id,
         location,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use warren_store::{MessageStore, StoreConfig, StoreError};
 
 use crate::broker::{Broker, BrokerConfig};
+use crate::clock::Clock;
 use crate::definitions;
 use crate::message::Message;
 use crate::persistence::Persistence;
@@ -28,8 +29,26 @@ impl Broker {
         dir: &Path,
         store_config: StoreConfig,
     ) -> Result<Arc<Broker>, StoreError> {
+        Self::open_on(Broker::new(config), dir, store_config)
+    }
+
+    /// [`Broker::open_with`] on `clock` (tests drive time by hand; stored
+    /// message expiries are read against its wall time).
+    pub fn open_with_clock(
+        config: BrokerConfig,
+        dir: &Path,
+        store_config: StoreConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Broker>, StoreError> {
+        Self::open_on(Broker::with_clock(config, clock), dir, store_config)
+    }
+
+    fn open_on(
+        broker: Arc<Broker>,
+        dir: &Path,
+        store_config: StoreConfig,
+    ) -> Result<Arc<Broker>, StoreError> {
         let persistence = Persistence::open(dir, store_config)?;
-        let broker = Broker::new(config);
         persistence.set_memory_high(broker.alarms.paging_advice());
         broker.alarms.set_data_dir(dir);
         if let Some(defs) = persistence.load()? {
@@ -143,21 +162,24 @@ fn read_back(
     vhost: &str,
     queue: &Arc<str>,
     entries: Vec<warren_store::RecoveredEntry>,
-) -> Vec<QueuedMessage> {
+) -> Vec<(QueuedMessage, warren_store::Expiry)> {
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         match store.read(entry.location) {
-            Ok(m) => out.push(QueuedMessage {
-                seq: 0,
-                message: Arc::new(Message::from_record(m)),
-                redelivered: entry.delivered,
-                stored: Some(Stored {
-                    id: entry.id,
-                    location: entry.location,
-                }),
-                expires_at: None,
-                priority: 0,
-            }),
+            Ok(m) => out.push((
+                QueuedMessage {
+                    seq: 0,
+                    message: Arc::new(Message::from_record(m)),
+                    redelivered: entry.delivered,
+                    stored: Some(Stored {
+                        id: entry.id,
+                        location: entry.location,
+                    }),
+                    expires_at: None,
+                    priority: 0,
+                },
+                entry.expiry,
+            )),
             Err(e) => {
                 tracing::error!(vhost, queue = %queue, "message {} cannot be recovered and is dropped: {e}", entry.id);
                 store.ack(queue, entry.id, entry.location);

@@ -59,6 +59,11 @@ pub struct ExchangeDeclare {
     pub internal: bool,
     /// Arguments.
     pub arguments: FieldTable,
+    /// Comes from a definitions import or the data directory: argument types
+    /// are not checked, as RabbitMQ's import (which calls
+    /// `rabbit_exchange:declare` directly) does not check them either, and a
+    /// stored exchange must come back after a restart.
+    pub from_definitions: bool,
 }
 
 /// The result of a queue declaration.
@@ -242,6 +247,9 @@ impl VHost {
                 "exchange name '{}' contains reserved prefix 'amq.*'",
                 decl.name
             )));
+        }
+        if !decl.from_definitions {
+            crate::exchange::check_alternate_exchange_arg(&decl.arguments, &decl.name, &self.name)?;
         }
         let options = ExchangeOptions {
             durable: decl.durable,

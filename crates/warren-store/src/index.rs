@@ -1,6 +1,14 @@
 //! Queue index logs: `queues/<hash>.idx`, one per durable queue, recording which
 //! messages the queue holds (enqueue), which were delivered, and which were
 //! acknowledged. Replaying it gives the queue's live messages in order.
+//!
+//! Record types (the first payload byte): 0 header (queue name), 1 enqueue
+//! without an expiry (written before expiries were recorded: such a message's
+//! expiry is unknown, see [`Expiry::Unrecorded`]), 2 deliver, 3 ack, 4 enqueue
+//! with the message's expiry in this queue (Unix milliseconds, 0 = never).
+//! Readers accept both enqueue types, so data directories written before type
+//! 4 existed stay readable; type 1 is only written again when such an old
+//! entry is compacted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +21,45 @@ const HEADER_RECORD: u8 = 0;
 const ENQUEUE: u8 = 1;
 const DELIVER: u8 = 2;
 const ACK: u8 = 3;
+const ENQUEUE_WITH_EXPIRY: u8 = 4;
+
+/// When a queue's copy of a message expires, as its index records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Written by a version that did not record expiries: the queue works it
+    /// out again from its settings when the message is recovered.
+    #[default]
+    Unrecorded,
+    /// The message does not expire in this queue.
+    Never,
+    /// It expires at this wall-clock time (milliseconds since the Unix epoch).
+    At(u64),
+}
+
+impl Expiry {
+    /// A recorded expiry from an optional deadline (Unix milliseconds).
+    pub fn recorded(deadline_unix_ms: Option<u64>) -> Self {
+        match deadline_unix_ms {
+            Some(at) => Expiry::At(at.max(1)),
+            None => Expiry::Never,
+        }
+    }
+
+    fn encoded(self) -> Option<u64> {
+        match self {
+            Expiry::Unrecorded => None,
+            Expiry::Never => Some(0),
+            Expiry::At(at) => Some(at),
+        }
+    }
+
+    fn decoded(raw: u64) -> Self {
+        match raw {
+            0 => Expiry::Never,
+            at => Expiry::At(at),
+        }
+    }
+}
 
 /// Where a message record lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +81,8 @@ pub enum IndexOp {
         id: u64,
         /// Where its record is.
         location: Location,
+        /// When the queue's copy expires.
+        expiry: Expiry,
     },
     /// Message `id` was delivered (it comes back redelivered after a restart).
     Deliver {
@@ -52,16 +101,28 @@ pub enum IndexOp {
 /// Appends the framed record for `op` to `out`.
 pub fn encode_op(out: &mut Vec<u8>, op: &IndexOp) {
     match *op {
-        IndexOp::Enqueue { id, location } => record::encode(
-            out,
-            &[
-                &[ENQUEUE],
-                &id.to_le_bytes(),
-                &location.segment.to_le_bytes(),
-                &location.offset.to_le_bytes(),
-                &location.len.to_le_bytes(),
-            ],
-        ),
+        IndexOp::Enqueue {
+            id,
+            location,
+            expiry,
+        } => {
+            let (kind, expiry) = match expiry.encoded() {
+                Some(raw) => (ENQUEUE_WITH_EXPIRY, raw.to_le_bytes()),
+                None => (ENQUEUE, [0; 8]),
+            };
+            let tail: &[u8] = if kind == ENQUEUE { &[] } else { &expiry };
+            record::encode(
+                out,
+                &[
+                    &[kind],
+                    &id.to_le_bytes(),
+                    &location.segment.to_le_bytes(),
+                    &location.offset.to_le_bytes(),
+                    &location.len.to_le_bytes(),
+                    tail,
+                ],
+            )
+        }
         IndexOp::Deliver { id } => record::encode(out, &[&[DELIVER], &id.to_le_bytes()]),
         IndexOp::Ack { id, segment } => {
             record::encode(out, &[&[ACK], &id.to_le_bytes(), &segment.to_le_bytes()])
@@ -90,6 +151,8 @@ pub struct LiveEntry {
     pub location: Location,
     /// Whether it was delivered before.
     pub delivered: bool,
+    /// When it expires in this queue.
+    pub expiry: Expiry,
 }
 
 /// Problems met while replaying an index (reported, never fatal).
@@ -164,9 +227,14 @@ fn apply(
         Some(&HEADER_RECORD) => {
             out.queue = Some(String::from_utf8_lossy(&payload[1..]).into_owned())
         }
-        Some(&ENQUEUE) => {
-            if let (Some(id), Some(segment), Some(offset), Some(len)) =
-                (u64_at(1), u32_at(9), u32_at(13), u32_at(17))
+        Some(&kind @ (ENQUEUE | ENQUEUE_WITH_EXPIRY)) => {
+            let expiry = if kind == ENQUEUE {
+                Some(Expiry::Unrecorded)
+            } else {
+                u64_at(21).map(Expiry::decoded)
+            };
+            if let (Some(id), Some(segment), Some(offset), Some(len), Some(expiry)) =
+                (u64_at(1), u32_at(9), u32_at(13), u32_at(17), expiry)
             {
                 if live
                     .insert(
@@ -179,6 +247,7 @@ fn apply(
                                 len,
                             },
                             delivered: false,
+                            expiry,
                         },
                     )
                     .is_none()
@@ -223,6 +292,7 @@ mod tests {
                 &IndexOp::Enqueue {
                     id,
                     location: loc(1, id as u32 * 10),
+                    expiry: Expiry::Never,
                 },
             );
         }
@@ -244,6 +314,7 @@ mod tests {
             &IndexOp::Enqueue {
                 id: 1,
                 location: loc(1, 0),
+                expiry: Expiry::Never,
             },
         );
         let second = buf.len();
@@ -252,6 +323,7 @@ mod tests {
             &IndexOp::Enqueue {
                 id: 2,
                 location: loc(1, 10),
+                expiry: Expiry::Never,
             },
         );
         encode_op(
@@ -259,6 +331,7 @@ mod tests {
             &IndexOp::Enqueue {
                 id: 3,
                 location: loc(1, 20),
+                expiry: Expiry::Never,
             },
         );
         let r = replay(&buf[..buf.len() - 3]);
@@ -269,5 +342,50 @@ mod tests {
         let r = replay(&flipped);
         assert_eq!(r.live.iter().map(|e| e.id).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(r.problems, vec![IndexProblem::Corrupt(second as u64)]);
+    }
+
+    #[test]
+    fn expiries_round_trip_and_old_enqueue_records_stay_readable() {
+        // An enqueue record as written before expiries were recorded: type 1,
+        // id, segment, offset, length.
+        let mut legacy = Vec::new();
+        encode_header(&mut legacy, "q");
+        let mut payload = vec![ENQUEUE];
+        payload.extend_from_slice(&7u64.to_le_bytes());
+        for v in [1u32, 0, 10] {
+            payload.extend_from_slice(&v.to_le_bytes());
+        }
+        record::encode(&mut legacy, &[&payload]);
+        let mut rewritten = Vec::new();
+        encode_op(
+            &mut rewritten,
+            &IndexOp::Enqueue {
+                id: 7,
+                location: loc(1, 0),
+                expiry: Expiry::Unrecorded,
+            },
+        );
+        assert!(legacy.ends_with(&rewritten), "type 1 is written unchanged");
+        for (id, expiry) in [(8, Expiry::Never), (9, Expiry::At(1_700_000_060_000))] {
+            encode_op(
+                &mut legacy,
+                &IndexOp::Enqueue {
+                    id,
+                    location: loc(1, 10 * id as u32),
+                    expiry,
+                },
+            );
+        }
+        let r = replay(&legacy);
+        let got: Vec<(u64, Expiry)> = r.live.iter().map(|e| (e.id, e.expiry)).collect();
+        assert_eq!(
+            got,
+            [
+                (7, Expiry::Unrecorded),
+                (8, Expiry::Never),
+                (9, Expiry::At(1_700_000_060_000))
+            ]
+        );
+        assert!(r.problems.is_empty());
     }
 }

@@ -22,6 +22,7 @@ mod writer;
 
 pub use definitions::Definitions;
 pub use error::StoreError;
+pub use index::Expiry;
 pub use lock::DataDirLock;
 pub use store::{
     Location, MessageStore, Recovered, RecoveredEntry, StoreConfig, StoredMessage, SyncListener,

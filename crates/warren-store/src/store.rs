@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Result, StoreError};
 pub use crate::index::Location;
-use crate::index::{self, IndexOp, IndexProblem};
+use crate::index::{self, Expiry, IndexOp, IndexProblem};
 pub use crate::segment::StoredMessage;
 use crate::segment::{list_segments, SegmentReader};
 use crate::writer::{write_index, Writer, DEFAULT_SYNC_INTERVAL};
@@ -147,6 +147,8 @@ pub struct RecoveredEntry {
     pub location: Location,
     /// It had been delivered before the restart (deliver it as redelivered).
     pub delivered: bool,
+    /// When it expires in this queue, as recorded at enqueue.
+    pub expiry: Expiry,
 }
 
 /// What [`MessageStore::open`] found.
@@ -220,12 +222,26 @@ impl MessageStore {
         self.shared.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Appends `message` once and an enqueue record for each of `queues`. With a
-    /// `waiter`, it is told (with its token) once all of it is synced to disk.
+    /// Appends `message` once and an enqueue record for each of `queues` (the
+    /// message does not expire in them). With a `waiter`, it is told (with its
+    /// token) once all of it is synced to disk.
     pub fn persist(
         &self,
         message: &StoredMessage,
         queues: &[Arc<str>],
+        waiter: Option<(Arc<dyn SyncListener>, u64)>,
+    ) -> Location {
+        self.persist_expiring(message, queues, &[], waiter)
+    }
+
+    /// [`MessageStore::persist`] recording when the message expires in each
+    /// queue: `expiries[i]` (Unix milliseconds) for `queues[i]`, none for a
+    /// queue without an entry. A recovered message keeps that deadline.
+    pub fn persist_expiring(
+        &self,
+        message: &StoredMessage,
+        queues: &[Arc<str>],
+        expiries: &[Option<u64>],
         waiter: Option<(Arc<dyn SyncListener>, u64)>,
     ) -> Location {
         let len = message.encoded_len() as u32;
@@ -253,12 +269,14 @@ impl MessageStore {
                 }
             };
             message.encode(chunk);
-            for q in queues {
+            for (i, q) in queues.iter().enumerate() {
+                let deadline = expiries.get(i).copied().flatten();
                 p.batch.ops.push(Op::Index(
                     q.clone(),
                     IndexOp::Enqueue {
                         id: message.id,
                         location,
+                        expiry: Expiry::recorded(deadline),
                     },
                 ));
             }
@@ -400,6 +418,7 @@ fn recover_indexes(
                 id: e.id,
                 location: e.location,
                 delivered: e.delivered,
+                expiry: e.expiry,
             });
             kept_live.push(*e);
         }

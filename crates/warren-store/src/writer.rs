@@ -394,6 +394,7 @@ pub fn write_index(
             &IndexOp::Enqueue {
                 id: entry.id,
                 location: entry.location,
+                expiry: entry.expiry,
             },
         );
         if entry.delivered {

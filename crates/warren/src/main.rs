@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    runtime()?.block_on(serve(settings))
+    runtime()?.block_on(serve(settings, serve_args.config.clone()))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -82,7 +82,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+/// Runs the broker; `config_file` is the file the settings were read from, if any.
+async fn serve(
+    settings: config::Settings,
+    config_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     // Certificates are checked before anything else starts.
     let amqps_tls = match &settings.amqps {
         Some(a) => Some(warren_amqp::tls::AmqpsSettings {
@@ -187,8 +191,7 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
         log_files.push(file.display().to_string());
     }
     let files = NodeInfo {
-        config_files: args
-            .config
+        config_files: config_file
             .iter()
             .map(|p| p.display().to_string())
             .collect(),

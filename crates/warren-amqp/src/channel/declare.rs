@@ -219,6 +219,7 @@ impl Channel {
             auto_delete: m.auto_delete,
             internal: m.internal,
             arguments: m.arguments,
+            from_definitions: false,
         })?;
         if !m.nowait {
             session.send(

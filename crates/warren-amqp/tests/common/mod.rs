@@ -57,6 +57,21 @@ impl TestBroker {
         Self::start_on(broker).await
     }
 
+    /// A persistent broker on `dir` whose TTLs read time from `clock`.
+    pub async fn start_in_with_clock(
+        dir: &std::path::Path,
+        clock: Arc<dyn warren_core::clock::Clock>,
+    ) -> TestBroker {
+        let broker = Broker::open_with_clock(
+            BrokerConfig::default(),
+            dir,
+            warren_store::StoreConfig::default(),
+            clock,
+        )
+        .expect("open the data directory");
+        Self::start_on(broker).await
+    }
+
     async fn start_on(broker: Arc<Broker>) -> TestBroker {
         let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
             .await

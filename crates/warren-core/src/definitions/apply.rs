@@ -227,6 +227,7 @@ pub fn import(
             auto_delete: x.auto_delete,
             internal: x.internal,
             arguments: json_to_table(&x.arguments),
+            from_definitions: true,
             ..Default::default()
         };
         vhost

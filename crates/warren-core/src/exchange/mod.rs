@@ -330,6 +330,26 @@ impl Routes {
     }
 }
 
+/// Checks the type of an `alternate-exchange` declaration argument: a string,
+/// as RabbitMQ's `rabbit_misc:r_arg`; anything else is refused with its 406
+/// text, e.g. "invalid type 'signedint' for arg 'alternate-exchange' in
+/// exchange 'x' in vhost '/'".
+pub(crate) fn check_alternate_exchange_arg(
+    arguments: &FieldTable,
+    exchange: &str,
+    vhost: &str,
+) -> Result<(), crate::error::BrokerError> {
+    match arguments.inner().get("alternate-exchange") {
+        None
+        | Some(warren_codec::AMQPValue::LongString(_))
+        | Some(warren_codec::AMQPValue::ShortString(_)) => Ok(()),
+        Some(other) => Err(crate::error::BrokerError::PreconditionFailed(format!(
+            "invalid type '{}' for arg 'alternate-exchange' in exchange '{exchange}' in vhost '{vhost}'",
+            crate::args::type_name(other)
+        ))),
+    }
+}
+
 impl std::fmt::Debug for Exchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exchange")

@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use warren_codec::FieldTable;
-use warren_store::{Location, MessageStore};
+use warren_store::{Expiry, Location, MessageStore};
 
 use crate::consumer::{Consumer, Delivery};
 use crate::dead_letter::DeathReason;
@@ -276,18 +276,39 @@ impl Queue {
         }
     }
 
-    /// Puts messages recovered from disk back, in order, before any new ones.
-    /// Their priority level and TTL are worked out again from the queue's
-    /// settings (a TTL counts again from the restart).
-    pub fn restore(&self, messages: Vec<QueuedMessage>) {
+    /// Puts messages recovered from disk back, in order, before any new ones,
+    /// each with the expiry its index recorded: a TTL goes on counting from
+    /// the original enqueue, and a message whose deadline passed while the
+    /// broker was down expires at once. Only entries written before expiries
+    /// were recorded ([`Expiry::Unrecorded`]) get their TTL from the queue's
+    /// settings again, counted from now. Priority levels are worked out again.
+    pub fn restore(&self, messages: Vec<(QueuedMessage, Expiry)>) {
         let mut state = self.state.lock();
-        for recovered in messages {
+        let now_ms = self.scheduler.now_ms();
+        let now_unix_ms = self.scheduler.clock().unix_ms();
+        for (recovered, expiry) in messages {
             let mut message = self.prepare(&mut state, recovered.message);
             message.redelivered = recovered.redelivered;
             message.stored = recovered.stored;
+            match expiry {
+                Expiry::Unrecorded => {}
+                Expiry::Never => message.expires_at = None,
+                Expiry::At(at) => {
+                    let left = at.saturating_sub(now_unix_ms);
+                    message.expires_at = Some(now_ms.saturating_add(left));
+                }
+            }
             state.ready.push_back(message);
         }
         self.arm_message_timer(&mut state);
+    }
+
+    /// When `message`, enqueued now, expires in this queue: the wall-clock
+    /// deadline (Unix milliseconds) to store with a persistent copy, from the
+    /// queue's message TTL and the message's `expiration` (the smaller).
+    pub fn expiry_deadline(&self, message: &Message) -> Option<u64> {
+        let ttl = message_ttl(&self.state.lock().settings, message)?;
+        Some(self.scheduler.clock().unix_ms().saturating_add(ttl))
     }
 
     /// The settings in force.
@@ -347,10 +368,7 @@ impl Queue {
     fn prepare(&self, state: &mut QueueState, message: Arc<Message>) -> QueuedMessage {
         let seq = state.next_seq;
         state.next_seq += 1;
-        let ttl = match (state.settings.message_ttl, message.expiration_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let ttl = message_ttl(&state.settings, &message);
         let priority = match state.settings.max_priority {
             Some(max) => message.raw_properties().priority().unwrap_or(0).min(max),
             None => 0,
@@ -518,8 +536,12 @@ impl Queue {
         if state.deleted {
             return Err(BrokerError::no_queue(&self.name, &self.vhost));
         }
+        // As rabbit_amqqueue_process: a single-active-consumer queue refuses
+        // exclusive consumers even when it has none.
         let exclusive_held = state.consumers.iter().any(|c| c.exclusive);
-        if exclusive_held || (consumer.exclusive && !state.consumers.is_empty()) {
+        let exclusive_refused = consumer.exclusive
+            && (!state.consumers.is_empty() || state.settings.single_active_consumer);
+        if exclusive_held || exclusive_refused {
             return Err(BrokerError::AccessRefused(format!(
                 "queue '{}' in vhost '{}' in exclusive use",
                 self.name, self.vhost
@@ -534,7 +556,9 @@ impl Queue {
     }
 
     /// Removes the consumer with `tag` on `channel` of `connection_id`. With a
-    /// single active consumer, the next consumer in registration order takes over.
+    /// single active consumer, a waiting consumer takes over when the active
+    /// one goes: the highest consumer priority, the earliest registered among
+    /// equals (RabbitMQ 3.10's classic queues).
     pub fn remove_consumer(
         self: &Arc<Self>,
         connection_id: u64,
@@ -542,11 +566,16 @@ impl Queue {
         tag: &str,
     ) -> ConsumerRemoved {
         let mut state = self.state.lock();
-        let before = state.consumers.len();
-        state.consumers.retain(|c| {
-            !(c.connection_id == connection_id && c.channel == channel && &*c.tag == tag)
+        let position = state.consumers.iter().position(|c| {
+            c.connection_id == connection_id && c.channel == channel && &*c.tag == tag
         });
-        let removed = state.consumers.len() != before;
+        if let Some(at) = position {
+            state.consumers.remove(at);
+            if at == 0 && state.settings.single_active_consumer {
+                state.activate_successor();
+            }
+        }
+        let removed = position.is_some();
         let outcome = ConsumerRemoved {
             removed,
             should_auto_delete: removed
@@ -643,6 +672,16 @@ impl Queue {
         self.state.lock().consumers.clone()
     }
 
+    /// The active consumer of a single-active-consumer queue (None for other
+    /// queues and while there is no consumer).
+    pub fn single_active_consumer(&self) -> Option<Arc<Consumer>> {
+        let state = self.state.lock();
+        if !state.settings.single_active_consumer {
+            return None;
+        }
+        state.consumers.first().cloned()
+    }
+
     /// Whether `connection_id` may use this queue (exclusive queues belong to the
     /// connection that declared them).
     pub fn check_access(&self, connection_id: u64) -> Result<(), BrokerError> {
@@ -667,10 +706,39 @@ impl Queue {
     }
 }
 
+/// A message's TTL in a queue: the queue's message TTL and the message's
+/// `expiration`, the smaller wins.
+fn message_ttl(settings: &QueueSettings, message: &Message) -> Option<u64> {
+    match (settings.message_ttl, message.expiration_ms()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl QueueState {
+    /// With a single active consumer, the active one is kept first in
+    /// `consumers`, the waiting ones behind it in registration order. Once the
+    /// active one has gone, this moves its successor to the front: the highest
+    /// priority, the earliest registered among equals. A consumer of higher
+    /// priority arriving later does not take over (RabbitMQ 3.10.8, classic
+    /// queues).
+    fn activate_successor(&mut self) {
+        let mut best: Option<usize> = None;
+        for (i, candidate) in self.consumers.iter().enumerate() {
+            if best.is_none_or(|b| candidate.priority > self.consumers[b].priority) {
+                best = Some(i);
+            }
+        }
+        if let Some(i) = best.filter(|&i| i > 0) {
+            let successor = self.consumers.remove(i);
+            self.consumers.insert(0, successor);
+        }
+    }
+
     /// Picks the next consumer with room: the highest consumer priority first,
-    /// round-robin among equals. With a single active consumer, only the first
-    /// registered consumer is ever picked.
+    /// round-robin among equals. With a single active consumer, only the
+    /// active one (kept first, see [`QueueState::activate_successor`]) is ever
+    /// picked.
     fn next_consumer(&mut self) -> Option<Arc<Consumer>> {
         if self.settings.single_active_consumer {
             return self.consumers.first().filter(|c| c.can_take()).cloned();

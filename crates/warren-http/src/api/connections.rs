@@ -237,11 +237,18 @@ pub fn consumer_json(
     consumer: &warren_core::consumer::Consumer,
 ) -> Option<Value> {
     let conn = state.broker.registry.connection(consumer.connection_id)?;
-    // With a single active consumer, only the first registered one gets messages.
-    let active = !q.settings().single_active_consumer
-        || q.consumers()
-            .first()
-            .is_some_and(|c| std::ptr::eq(&**c, consumer));
+    // As RabbitMQ: on a single-active-consumer queue the active consumer is
+    // "single_active", the others "waiting".
+    let (active, activity_status) = if !q.settings().single_active_consumer {
+        (true, "up")
+    } else if q
+        .single_active_consumer()
+        .is_some_and(|a| std::ptr::eq(&*a, consumer))
+    {
+        (true, "single_active")
+    } else {
+        (false, "waiting")
+    };
     Some(json!({
         "consumer_tag": &*consumer.tag,
         "queue": {"name": &*q.name, "vhost": &*q.vhost},
@@ -258,7 +265,7 @@ pub fn consumer_json(
         "exclusive": consumer.exclusive,
         "prefetch_count": consumer.credit_limit(),
         "active": active,
-        "activity_status": if active { "up" } else { "waiting" },
+        "activity_status": activity_status,
         "consumer_timeout": Value::Null,
         "arguments": table_to_json(&consumer.arguments),
     }))

@@ -133,6 +133,7 @@ pub async fn declare(
         auto_delete: body.auto_delete,
         internal: body.internal,
         arguments: json_to_table(&body.arguments),
+        from_definitions: false,
     })?;
     Ok(if existed {
         StatusCode::NO_CONTENT

@@ -50,7 +50,6 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
     let unacked = q.unacked();
     let capacity = consumer_capacity(&consumers, ready.messages);
     let policy = state.broker.policies.matching(&q.vhost, &q.name, true);
-    let single_active = q.settings().single_active_consumer;
     let mut message_stats = Map::new();
     stats::put_counters_sampled(
         &mut message_stats,
@@ -81,7 +80,7 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
             .filter_map(|c| super::connections::consumer_json(state, q, c))
             .collect::<Vec<_>>(),
         "exclusive_consumer_tag": consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string()),
-        "single_active_consumer_tag": if single_active { consumers.first().map(|c| c.tag.to_string()) } else { None },
+        "single_active_consumer_tag": q.single_active_consumer().map(|c| c.tag.to_string()),
         "head_message_timestamp": ready.head_timestamp,
         "message_bytes": ready.bytes,
         "message_bytes_ready": ready.bytes,
