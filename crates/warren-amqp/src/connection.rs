@@ -331,6 +331,11 @@ impl Connection {
                 Ok(None) => break,
                 Err(e) => {
                     self.input.clear();
+                    if let Phase::Closing(_) = self.phase {
+                        // Broken framing while closed: rabbit_reader's
+                        // fatal_frame_error ends the connection.
+                        self.phase = Phase::Finishing;
+                    }
                     self.close_connection(codec_error(e), (0, 0));
                     break;
                 }

@@ -9,7 +9,7 @@ mod raw;
 
 use std::time::Duration;
 
-use common::{within, TestBroker};
+use common::TestBroker;
 use raw::{body, content_header, frame, method_frame, publish, queue_declare, RawClient, Tune};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -348,6 +348,7 @@ async fn unbinding_what_does_not_exist_is_unbind_ok() {
         "NOT_FOUND - no previously declared queue",
     )
     .await;
+    drop(c);
     broker.shutdown().await;
 }
 
@@ -375,6 +376,7 @@ async fn unbinding_another_connections_exclusive_queue_is_locked_only_if_bound()
     .await;
     let v = broker.broker.vhost("/").unwrap();
     assert!(v.exchange("ux").unwrap().has_bindings());
+    drop((owner, other));
     broker.shutdown().await;
 }
 
@@ -418,6 +420,7 @@ async fn unbinding_missing_objects_still_checks_permissions() {
     )
     .await;
     expect_ok(&mut c, exchange_unbind("ux", "ux", "k")).await;
+    drop(c);
     broker.shutdown().await;
 }
 
@@ -538,5 +541,6 @@ async fn quorum_and_stream_declarations_get_rabbitmqs_checks_then_a_clear_refusa
         "inequivalent arg 'x-queue-type' for queue 'typed-classic' in vhost '/'",
     )
     .await;
-    within(async { broker.shutdown().await }).await;
+    drop(c);
+    broker.shutdown().await;
 }

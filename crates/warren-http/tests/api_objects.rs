@@ -506,9 +506,10 @@ async fn quorum_and_stream_queues_are_refused_not_made_classic() {
         )
         .await;
         assert_eq!(r.status, 400, "{:?}", r.json);
-        assert_eq!(
-            reason(&r),
-            "invalid property 'non-durable' for queue 'typed' in vhost '/'"
+        assert!(
+            reason(&r).contains("invalid property 'non-durable' for queue 'typed' in vhost '/'"),
+            "{:?}",
+            r.json
         );
         let r = put(
             "typed",
@@ -528,9 +529,12 @@ async fn quorum_and_stream_queues_are_refused_not_made_classic() {
     )
     .await;
     assert_eq!(r.status, 400);
-    assert_eq!(
-        reason(&r),
-        "invalid arg 'x-queue-type' for queue 'typed' in vhost '/': \"unsupported queue type 'bogus'\""
+    assert!(
+        reason(&r).contains(
+            "invalid arg 'x-queue-type' for queue 'typed' in vhost '/': \"unsupported queue type 'bogus'\""
+        ),
+        "{:?}",
+        r.json
     );
     assert_eq!(
         api.guest("GET", "/api/queues/%2F/typed", None).await.status,
