@@ -538,7 +538,33 @@ async fn quorum_and_stream_declarations_get_rabbitmqs_checks_then_a_clear_refusa
         &mut c,
         queue_declare_with("typed-classic", (false, true, true), typed("quorum", &[])),
         406,
-        "inequivalent arg 'x-queue-type' for queue 'typed-classic' in vhost '/'",
+        "inequivalent arg 'x-queue-type' for queue 'typed-classic' in vhost '/': \
+         received 'quorum' but current is 'classic'",
+    )
+    .await;
+    // A missing x-queue-type and 'classic' are the same, both ways.
+    let plain = |flags| queue_declare_with("typed-classic", flags, FieldTable::default());
+    expect_ok(&mut c, plain((false, true, true))).await;
+    expect_ok(
+        &mut c,
+        queue_declare_with("untyped", (false, true, true), FieldTable::default()),
+    )
+    .await;
+    expect_ok(
+        &mut c,
+        queue_declare_with("untyped", (false, true, true), typed("classic", &[])),
+    )
+    .await;
+    // Only the arguments a type accepts are validated; then foreign ones are refused.
+    expect_channel_error(
+        &mut c,
+        queue_declare_with(
+            "typed-stream",
+            (true, false, false),
+            typed("stream", &[("x-max-length", AMQPValue::LongString(LongString::from(b"abc".to_vec())))]),
+        ),
+        406,
+        "invalid arg 'x-max-length' for queue 'typed-stream' in vhost '/' of queue type rabbit_stream_queue",
     )
     .await;
     drop(c);

@@ -107,18 +107,24 @@ pub fn first_difference(
     current: &FieldTable,
     received: &FieldTable,
 ) -> Option<(String, String, String)> {
+    // rabbit_misc:assert_args_equivalence1: two values are shown as values
+    // ("received '6' but current is '5'"), one missing side with its type.
     let describe = |v: Option<&AMQPValue>| match v {
         Some(v) => format!("the value '{}' of type '{}'", render(v), type_name(v)),
         None => "none".to_string(),
     };
     keys.iter().find_map(|key| {
         let (c, r) = (current.inner().get(*key), received.inner().get(*key));
-        let equal = match (c, r) {
-            (None, None) => true,
-            (Some(c), Some(r)) => same(c, r),
-            _ => false,
-        };
-        (!equal).then(|| (key.to_string(), describe(r), describe(c)))
+        match (c, r) {
+            (None, None) => None,
+            (Some(c), Some(r)) if same(c, r) => None,
+            (Some(c), Some(r)) => Some((
+                key.to_string(),
+                format!("'{}'", render(r)),
+                format!("'{}'", render(c)),
+            )),
+            _ => Some((key.to_string(), describe(r), describe(c))),
+        }
     })
 }
 
@@ -258,7 +264,11 @@ mod tests {
         );
         let (key, got, cur) = first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &b).unwrap();
         assert_eq!(key, "x-message-ttl");
-        assert_eq!(got, "the value '5' of type 'long'");
+        assert_eq!(got, "'5'");
+        assert_eq!(cur, "'1000'");
+        let empty = FieldTable::default();
+        let (_, got, cur) = first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &empty).unwrap();
+        assert_eq!(got, "none");
         assert_eq!(cur, "the value '1000' of type 'signedint'");
         let mut other = FieldTable::default();
         other.insert(ShortString::from("x-custom"), AMQPValue::Boolean(true));

@@ -4,6 +4,8 @@
 //! declaration that passes RabbitMQ's checks is refused with 406 and a text
 //! naming the type, never turned into a classic queue.
 
+use std::borrow::Cow;
+
 use warren_codec::{AMQPValue, FieldTable};
 
 use crate::args::type_name;
@@ -136,6 +138,22 @@ impl QueueType {
         }
     }
 
+    /// The arguments whose values RabbitMQ validates for this type: those it
+    /// accepts (the others are refused afterwards by
+    /// [`QueueType::check_arguments`]).
+    pub(crate) fn accepted<'a>(self, args: &'a FieldTable) -> Cow<'a, FieldTable> {
+        if args.inner().keys().all(|k| self.accepts(k.as_str())) {
+            return Cow::Borrowed(args);
+        }
+        let mut kept = FieldTable::default();
+        for (k, v) in args.inner() {
+            if self.accepts(k.as_str()) {
+                kept.insert(k.clone(), v.clone());
+            }
+        }
+        Cow::Owned(kept)
+    }
+
     /// RabbitMQ's refusal of a server-named queue for a replicated type
     /// (checked before anything else about the declaration).
     pub(crate) fn check_server_named(self) -> Result<(), BrokerError> {
@@ -199,6 +217,40 @@ impl QueueType {
              queue type '{}' is not supported by Warren yet (only 'classic' is)",
             self.name()
         )))
+    }
+}
+
+/// The argument tables a redeclaration is compared with: RabbitMQ 3.10.8
+/// treats a missing `x-queue-type` and `classic` as the same on either side
+/// (other values are compared as any argument).
+pub(crate) fn classic_as_default<'a>(
+    current: &'a FieldTable,
+    received: &'a FieldTable,
+) -> (Cow<'a, FieldTable>, Cow<'a, FieldTable>) {
+    let key = "x-queue-type";
+    let classic = |t: &FieldTable| {
+        t.inner()
+            .get(key)
+            .and_then(crate::args::as_str)
+            .is_some_and(|name| name == "classic")
+    };
+    let with_classic = |t: &FieldTable, from: &FieldTable| {
+        let mut t = t.clone();
+        if let Some(v) = from.inner().get(key) {
+            t.insert(key.into(), v.clone());
+        }
+        t
+    };
+    match (current.contains_key(key), received.contains_key(key)) {
+        (false, true) if classic(received) => (
+            Cow::Owned(with_classic(current, received)),
+            Cow::Borrowed(received),
+        ),
+        (true, false) if classic(current) => (
+            Cow::Borrowed(current),
+            Cow::Owned(with_classic(received, current)),
+        ),
+        _ => (Cow::Borrowed(current), Cow::Borrowed(received)),
     }
 }
 
@@ -278,6 +330,37 @@ mod tests {
         assert!(QueueType::Classic
             .check_new_queue(props(false, true, true), "q", "/")
             .is_ok());
+    }
+
+    #[test]
+    fn missing_type_and_classic_are_equivalent() {
+        let none = FieldTable::default();
+        let classic = args(&[("x-queue-type", text("classic"))]);
+        let quorum = args(&[("x-queue-type", text("quorum"))]);
+        let keys = crate::args::QUEUE_EQUIVALENCE_ARGS;
+        let differs = |c: &FieldTable, r: &FieldTable| {
+            let (c, r) = classic_as_default(c, r);
+            crate::args::first_difference(keys, &c, &r)
+        };
+        assert_eq!(differs(&none, &classic), None);
+        assert_eq!(differs(&classic, &none), None);
+        let (_, got, current) = differs(&none, &quorum).unwrap();
+        assert_eq!(
+            (got.as_str(), current.as_str()),
+            ("the value 'quorum' of type 'longstr'", "none")
+        );
+        let (_, got, current) = differs(&classic, &quorum).unwrap();
+        assert_eq!((got.as_str(), current.as_str()), ("'quorum'", "'classic'"));
+    }
+
+    #[test]
+    fn only_accepted_arguments_are_validated() {
+        let t = args(&[("x-max-length", text("abc")), ("x-max-age", text("1D"))]);
+        assert_eq!(QueueType::Stream.accepted(&t).inner().len(), 1);
+        assert!(matches!(
+            QueueType::Quorum.accepted(&args(&[])),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOpti
 use crate::persistence::Persistence;
 use crate::policy::{EffectivePolicies, Policies, Policy, PolicyError, PolicyKind, PolicySpec};
 use crate::queue::{Queue, QueueOptions, QueueSettings};
-use crate::queue_type::{NewQueueProperties, QueueType};
+use crate::queue_type::{classic_as_default, NewQueueProperties, QueueType};
 use crate::reply_to::{ReplyTo, REPLY_TO_PREFIX};
 use crate::scheduler::Scheduler;
 
@@ -338,17 +338,18 @@ impl VHost {
         } else {
             decl.name.clone()
         };
-        let queue_type = if decl.passive {
-            QueueType::Classic
-        } else {
-            self.check_declare_arguments(&decl, &name, generated)?
-        };
+        // As rabbit_channel: an existing queue is only checked for
+        // equivalence; the arguments of a new one are validated.
         if let Some(existing) = self.queues.read().get(name.as_str()).cloned() {
+            if !decl.passive {
+                self.churn.declared.fetch_add(1, Ordering::Relaxed);
+            }
             return self.redeclare_queue(existing, &decl, connection_id);
         }
         if decl.passive {
             return Err(BrokerError::no_queue(&name, &self.name));
         }
+        let queue_type = self.check_declare_arguments(&decl, &name, generated)?;
         if !generated && reserved_name(&name) {
             return Err(BrokerError::AccessRefused(format!(
                 "queue name '{name}' contains reserved prefix 'amq.*'"
@@ -410,7 +411,7 @@ impl VHost {
             }
         }
         let queue_type = queue_type?;
-        validate_queue_arguments(&decl.arguments, name, &self.name)?;
+        validate_queue_arguments(&queue_type.accepted(&decl.arguments), name, &self.name)?;
         queue_type.check_arguments(&decl.arguments, name, &self.name)?;
         self.churn.declared.fetch_add(1, Ordering::Relaxed);
         Ok(queue_type)
@@ -455,11 +456,10 @@ impl VHost {
                     return Err(mismatch(arg, format!("'{got}'"), format!("'{current}'")));
                 }
             }
-            if let Some((arg, got, current)) = first_difference(
-                QUEUE_EQUIVALENCE_ARGS,
-                &queue.options.arguments,
-                &decl.arguments,
-            ) {
+            let (current, received) = classic_as_default(&queue.options.arguments, &decl.arguments);
+            if let Some((arg, got, current)) =
+                first_difference(QUEUE_EQUIVALENCE_ARGS, &current, &received)
+            {
                 return Err(mismatch(&arg, got, current));
             }
             queue.touch();
