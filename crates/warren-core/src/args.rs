@@ -136,10 +136,13 @@ pub const MAX_SUPPORTED_PRIORITY: i64 = 255;
 
 /// Reads an argument of one of the integer types RabbitMQ accepts for integer
 /// arguments (byte, short, signedint, long and the unsigned ones; not timestamp).
+/// Another type gets RabbitMQ 3.10.8's text, `"expected integer, got longstr"`
+/// (quoted, as it renders the reason string).
 pub fn as_int_arg(value: &AMQPValue) -> Result<i64, String> {
+    let wrong = || format!("\"expected integer, got {}\"", type_name(value));
     match value {
-        AMQPValue::Timestamp(_) => Err(format!("{{unacceptable_type,{}}}", type_name(value))),
-        other => as_i64(other).ok_or_else(|| format!("{{unacceptable_type,{}}}", type_name(other))),
+        AMQPValue::Timestamp(_) => Err(wrong()),
+        other => as_i64(other).ok_or_else(wrong),
     }
 }
 
@@ -315,7 +318,7 @@ mod tests {
         );
         assert!(
             invalid(&[("x-message-ttl", AMQPValue::LongString("1".into()))])
-                .ends_with("{unacceptable_type,longstr}")
+                .ends_with("\"expected integer, got longstr\"")
         );
         assert!(invalid(&[(
             "x-dead-letter-routing-key",
