@@ -262,7 +262,9 @@ impl Connection {
 
     fn next_deadline(&self) -> Instant {
         let heartbeat = match self.phase {
-            Phase::Closing(deadline) => return deadline,
+            // Heartbeats go on while closed, as rabbit_heartbeat's sender does.
+            Phase::Closing(deadline) if self.heartbeat.is_zero() => return deadline,
+            Phase::Closing(deadline) => return deadline.min(self.last_write + self.heartbeat / 2),
             _ if self.heartbeat.is_zero() => Instant::now() + Duration::from_secs(3600),
             // Blocked: the peer's heartbeats are not read, so not checked (as RabbitMQ).
             _ if self.flow.blocked() => self.last_write + self.heartbeat / 2,
@@ -298,7 +300,13 @@ impl Connection {
     fn on_timer(&mut self) -> bool {
         let now = Instant::now();
         if let Phase::Closing(deadline) = self.phase {
-            return now < deadline;
+            if now >= deadline {
+                return false;
+            }
+            if !self.heartbeat.is_zero() && now >= self.last_write + self.heartbeat / 2 {
+                encode::write_heartbeat(&mut self.session.out);
+            }
+            return true;
         }
         self.check_consumer_timeouts(now);
         if self.heartbeat.is_zero() {
