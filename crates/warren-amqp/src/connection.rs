@@ -37,14 +37,21 @@ const READ_CHUNK: usize = 128 * 1024;
 /// small buffer; one whose reads fill the buffer doubles the step up to the max.
 const READ_RESERVE_MIN: usize = 4 * 1024;
 const READ_RESERVE_MAX: usize = 64 * 1024;
-/// How long to wait for connection.close-ok after sending connection.close.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest time a closed connection waits for the client's close-ok or its
+/// end of the socket (RabbitMQ's ?CLOSING_TIMEOUT); a shorter negotiated
+/// heartbeat interval is used instead, as rabbit_reader does.
+const CLOSING_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection closed by the node's shutdown waits for close-ok.
+const SHUTDOWN_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What ends the main loop.
 enum Phase {
     /// Normal operation.
     Open,
-    /// connection.close sent; waiting for close-ok until the deadline.
+    /// connection.close or close-ok sent (RabbitMQ's `closed` state): input
+    /// is read and discarded, except connection.close (answered with
+    /// close-ok) and close-ok (which ends the connection), until the client
+    /// ends its side of the socket or the deadline passes.
     Closing(Instant),
     /// Flush what is buffered, then drop the socket.
     Finishing,
@@ -63,6 +70,8 @@ struct Connection {
     last_write: Instant,
     phase: Phase,
     flow: Flow,
+    /// The node's shutdown has been seen (and acted on).
+    shutdown_seen: bool,
 }
 
 /// Serves one accepted socket (TLS on the amqps listener) until it closes.
@@ -114,6 +123,7 @@ pub async fn serve(
         last_write: now,
         phase: Phase::Open,
         flow,
+        shutdown_seen: false,
     };
     if let Err(e) = conn.run(&mut stream, &mut shutdown, &mut alarms).await {
         tracing::debug!(%peer, "AMQP connection socket error: {e}");
@@ -137,7 +147,7 @@ impl Connection {
     ) -> std::io::Result<()> {
         let outbox = self.session.outbox.clone();
         if *shutdown.borrow() {
-            self.close_connection(force_shutdown(), (0, 0));
+            self.close_for_shutdown();
         }
         loop {
             self.drain_outbox();
@@ -183,9 +193,9 @@ impl Connection {
                         }
                     }
                 }
-                changed = shutdown.changed(), if matches!(self.phase, Phase::Open) => {
+                changed = shutdown.changed(), if !self.shutdown_seen => {
                     if changed.is_err() || *shutdown.borrow() {
-                        self.close_connection(force_shutdown(), (0, 0));
+                        self.close_for_shutdown();
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => {
@@ -259,7 +269,9 @@ impl Connection {
 
     fn next_deadline(&self) -> Instant {
         let heartbeat = match self.phase {
-            Phase::Closing(deadline) => return deadline,
+            // Heartbeats go on while closed, as rabbit_heartbeat's sender does.
+            Phase::Closing(deadline) if self.heartbeat.is_zero() => return deadline,
+            Phase::Closing(deadline) => return deadline.min(self.last_write + self.heartbeat / 2),
             _ if self.heartbeat.is_zero() => Instant::now() + Duration::from_secs(3600),
             // Blocked: the peer's heartbeats are not read, so not checked (as RabbitMQ).
             _ if self.flow.blocked() => self.last_write + self.heartbeat / 2,
@@ -295,7 +307,13 @@ impl Connection {
     fn on_timer(&mut self) -> bool {
         let now = Instant::now();
         if let Phase::Closing(deadline) = self.phase {
-            return now < deadline;
+            if now >= deadline {
+                return false;
+            }
+            if !self.heartbeat.is_zero() && now >= self.last_write + self.heartbeat / 2 {
+                encode::write_heartbeat(&mut self.session.out);
+            }
+            return true;
         }
         self.check_consumer_timeouts(now);
         if self.heartbeat.is_zero() {
@@ -328,6 +346,11 @@ impl Connection {
                 Ok(None) => break,
                 Err(e) => {
                     self.input.clear();
+                    if let Phase::Closing(_) = self.phase {
+                        // Broken framing while closed: rabbit_reader's
+                        // fatal_frame_error ends the connection.
+                        self.phase = Phase::Finishing;
+                    }
                     self.close_connection(codec_error(e), (0, 0));
                     break;
                 }
@@ -480,20 +503,17 @@ impl Connection {
         match m {
             connection::AMQPMethod::Close(close) => {
                 tracing::debug!(peer = %self.peer, "client closed connection: {} {}", close.reply_code, close.reply_text.as_str());
+                // Everything before the close has been handled in order; what
+                // follows it is discarded. As rabbit_reader, the socket stays
+                // open after close-ok until the client closes it, so that a
+                // client still writing does not see a reset.
                 self.release_channels();
-                self.session.send(
-                    0,
-                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
-                );
-                self.phase = Phase::Finishing;
+                self.delete_exclusive_queues();
+                self.send_close_ok();
+                self.phase = Phase::Closing(Instant::now() + self.closing_timeout());
             }
             connection::AMQPMethod::CloseOk(_) => {}
-            connection::AMQPMethod::UpdateSecret(_) => self.close_connection(
-                BrokerError::NotImplemented(
-                    "connection.update-secret: no token authentication backend".into(),
-                ),
-                ids,
-            ),
+            connection::AMQPMethod::UpdateSecret(update) => self.update_secret(&update),
             _ => self.close_connection(unexpected_on_channel_0(), ids),
         }
     }
@@ -506,14 +526,51 @@ impl Connection {
         }
         match method_ids(&frame.payload) {
             Ok((10, 51)) => self.phase = Phase::Finishing,
-            Ok((10, 50)) => {
-                self.session.send(
-                    0,
-                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
-                );
-                self.phase = Phase::Finishing;
-            }
+            // Answered, and the connection keeps waiting for the client's
+            // close-ok or end of socket (rabbit_reader in its closed state).
+            Ok((10, 50)) => self.send_close_ok(),
             _ => {}
+        }
+    }
+
+    fn send_close_ok(&mut self) {
+        self.session.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+        );
+    }
+
+    /// connection.update-secret: the internal user database keeps no
+    /// per-connection credential state to refresh, so, as RabbitMQ with its
+    /// internal backend (which accepts any new secret), it is acknowledged.
+    fn update_secret(&mut self, update: &connection::UpdateSecret) {
+        tracing::info!(peer = %self.peer, user = %self.session.user, "user updated secret, reason: {}", update.reason.as_str());
+        self.session.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::UpdateSecretOk(
+                connection::UpdateSecretOk {},
+            )),
+        );
+    }
+
+    /// How long a closed connection waits for the client (rabbit_reader's
+    /// close_connection/1: the heartbeat interval if shorter than 30 s).
+    fn closing_timeout(&self) -> Duration {
+        if self.heartbeat.is_zero() {
+            CLOSING_TIMEOUT
+        } else {
+            self.heartbeat.min(CLOSING_TIMEOUT)
+        }
+    }
+
+    /// Closes with 320 for the node's shutdown, waiting only briefly for
+    /// close-ok: the node is going away.
+    fn close_for_shutdown(&mut self) {
+        self.shutdown_seen = true;
+        self.close_connection(force_shutdown(), (0, 0));
+        if let Phase::Closing(deadline) = self.phase {
+            let soon = Instant::now() + SHUTDOWN_CLOSE_TIMEOUT;
+            self.phase = Phase::Closing(deadline.min(soon));
         }
     }
 
@@ -538,6 +595,7 @@ impl Connection {
         }
         self.flow.release(&self.session);
         self.release_channels();
+        self.delete_exclusive_queues();
         let close = connection::Close {
             reply_code: error.reply_code(),
             reply_text: ShortString::from(error.to_string()),
@@ -548,7 +606,7 @@ impl Connection {
             0,
             AMQPClass::Connection(connection::AMQPMethod::Close(close)),
         );
-        self.phase = Phase::Closing(Instant::now() + CLOSE_TIMEOUT);
+        self.phase = Phase::Closing(Instant::now() + self.closing_timeout());
     }
 
     fn release_channels(&mut self) {
@@ -618,11 +676,18 @@ impl Connection {
                 return_undelivered(d);
             }
         }
+        self.delete_exclusive_queues();
+        self.session.broker.registry.unregister(self.session.id);
+    }
+
+    /// Deletes the connection's exclusive queues: when it closes (before
+    /// close-ok or connection.close goes out, as rabbit_reader's
+    /// close_connection/1 does) or, at the latest, when its task ends.
+    fn delete_exclusive_queues(&mut self) {
         let exclusive: Vec<Arc<Queue>> = std::mem::take(&mut self.session.exclusive_queues);
         for queue in exclusive {
             self.session.vhost.remove_queue(&queue);
         }
-        self.session.broker.registry.unregister(self.session.id);
     }
 }
 

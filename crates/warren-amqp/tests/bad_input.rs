@@ -34,7 +34,8 @@ async fn expect_declare_ok(c: &mut RawClient, ch: u16) -> u32 {
     }
 }
 
-/// A client-initiated connection.close, answered by close-ok and a closed socket.
+/// A client-initiated connection.close, answered by close-ok; the client then
+/// ends its side (the broker waits for that, as RabbitMQ) and the socket closes.
 async fn close_cleanly(c: &mut RawClient) {
     c.send_method(
         0,
@@ -50,6 +51,7 @@ async fn close_cleanly(c: &mut RawClient) {
         (0, AMQPClass::Connection(connection::AMQPMethod::CloseOk(_))) => {}
         other => panic!("expected connection.close-ok, got {other:?}"),
     }
+    c.stream.shutdown().await.expect("shut down our side");
     c.expect_eof_only().await;
 }
 

@@ -194,7 +194,7 @@ async fn invalid_arguments_get_rabbitmq_texts() {
         ),
         (
             table(&[("x-message-ttl", s("100"))]),
-            "invalid arg 'x-message-ttl' for queue 'bad' in vhost '/': {unacceptable_type,longstr}",
+            "invalid arg 'x-message-ttl' for queue 'bad' in vhost '/': \"expected integer, got longstr\"",
         ),
         (
             table(&[("x-expires", AMQPValue::LongInt(0))]),

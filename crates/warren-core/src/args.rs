@@ -107,18 +107,24 @@ pub fn first_difference(
     current: &FieldTable,
     received: &FieldTable,
 ) -> Option<(String, String, String)> {
+    // rabbit_misc:assert_args_equivalence1: two values are shown as values
+    // ("received '6' but current is '5'"), one missing side with its type.
     let describe = |v: Option<&AMQPValue>| match v {
         Some(v) => format!("the value '{}' of type '{}'", render(v), type_name(v)),
         None => "none".to_string(),
     };
     keys.iter().find_map(|key| {
         let (c, r) = (current.inner().get(*key), received.inner().get(*key));
-        let equal = match (c, r) {
-            (None, None) => true,
-            (Some(c), Some(r)) => same(c, r),
-            _ => false,
-        };
-        (!equal).then(|| (key.to_string(), describe(r), describe(c)))
+        match (c, r) {
+            (None, None) => None,
+            (Some(c), Some(r)) if same(c, r) => None,
+            (Some(c), Some(r)) => Some((
+                key.to_string(),
+                format!("'{}'", render(r)),
+                format!("'{}'", render(c)),
+            )),
+            _ => Some((key.to_string(), describe(r), describe(c))),
+        }
     })
 }
 
@@ -130,10 +136,13 @@ pub const MAX_SUPPORTED_PRIORITY: i64 = 255;
 
 /// Reads an argument of one of the integer types RabbitMQ accepts for integer
 /// arguments (byte, short, signedint, long and the unsigned ones; not timestamp).
+/// Another type gets RabbitMQ 3.10.8's text, `"expected integer, got longstr"`
+/// (quoted, as it renders the reason string).
 pub fn as_int_arg(value: &AMQPValue) -> Result<i64, String> {
+    let wrong = || format!("\"expected integer, got {}\"", type_name(value));
     match value {
-        AMQPValue::Timestamp(_) => Err(format!("{{unacceptable_type,{}}}", type_name(value))),
-        other => as_i64(other).ok_or_else(|| format!("{{unacceptable_type,{}}}", type_name(other))),
+        AMQPValue::Timestamp(_) => Err(wrong()),
+        other => as_i64(other).ok_or_else(wrong),
     }
 }
 
@@ -258,7 +267,11 @@ mod tests {
         );
         let (key, got, cur) = first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &b).unwrap();
         assert_eq!(key, "x-message-ttl");
-        assert_eq!(got, "the value '5' of type 'long'");
+        assert_eq!(got, "'5'");
+        assert_eq!(cur, "'1000'");
+        let empty = FieldTable::default();
+        let (_, got, cur) = first_difference(QUEUE_EQUIVALENCE_ARGS, &a, &empty).unwrap();
+        assert_eq!(got, "none");
         assert_eq!(cur, "the value '1000' of type 'signedint'");
         let mut other = FieldTable::default();
         other.insert(ShortString::from("x-custom"), AMQPValue::Boolean(true));
@@ -305,7 +318,7 @@ mod tests {
         );
         assert!(
             invalid(&[("x-message-ttl", AMQPValue::LongString("1".into()))])
-                .ends_with("{unacceptable_type,longstr}")
+                .ends_with("\"expected integer, got longstr\"")
         );
         assert!(invalid(&[(
             "x-dead-letter-routing-key",

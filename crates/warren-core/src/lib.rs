@@ -24,6 +24,7 @@ pub mod policies;
 pub mod policy;
 pub mod policy_admin;
 pub mod queue;
+mod queue_type;
 pub mod rates;
 mod recovery;
 pub mod registry;

@@ -20,6 +20,7 @@ use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOpti
 use crate::persistence::Persistence;
 use crate::policy::{EffectivePolicies, Policies, Policy, PolicyError, PolicyKind, PolicySpec};
 use crate::queue::{Queue, QueueOptions, QueueSettings};
+use crate::queue_type::{classic_as_default, NewQueueProperties, QueueType};
 use crate::reply_to::{ReplyTo, REPLY_TO_PREFIX};
 use crate::scheduler::Scheduler;
 
@@ -345,21 +346,29 @@ impl VHost {
         } else {
             decl.name.clone()
         };
-        if !decl.passive {
-            validate_queue_arguments(&decl.arguments, &name, &self.name)?;
-            self.churn.declared.fetch_add(1, Ordering::Relaxed);
-        }
+        // As rabbit_channel: an existing queue is only checked for
+        // equivalence; the arguments of a new one are validated.
         if let Some(existing) = self.queues.read().get(name.as_str()).cloned() {
+            if !decl.passive {
+                self.churn.declared.fetch_add(1, Ordering::Relaxed);
+            }
             return self.redeclare_queue(existing, &decl, connection_id);
         }
         if decl.passive {
             return Err(BrokerError::no_queue(&name, &self.name));
         }
+        let queue_type = self.check_declare_arguments(&decl, &name, generated)?;
         if !generated && reserved_name(&name) {
             return Err(BrokerError::AccessRefused(format!(
                 "queue name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
+        let properties = NewQueueProperties {
+            durable: decl.durable,
+            exclusive: decl.exclusive,
+            auto_delete: decl.auto_delete,
+        };
+        queue_type.check_new_queue(properties, &name, &self.name)?;
         let options = QueueOptions {
             durable: decl.durable,
             auto_delete: decl.auto_delete,
@@ -392,6 +401,28 @@ impl VHost {
             consumer_count: 0,
             created: true,
         })
+    }
+
+    /// RabbitMQ's checks of a non-passive declaration's arguments, in its
+    /// order: a server-named queue of a replicated type, the `x-queue-type`
+    /// value, the other values, then arguments foreign to the queue type.
+    fn check_declare_arguments(
+        &self,
+        decl: &QueueDeclare,
+        name: &str,
+        generated: bool,
+    ) -> Result<QueueType, BrokerError> {
+        let queue_type = QueueType::from_arguments(&decl.arguments, name, &self.name);
+        if generated {
+            if let Ok(queue_type) = queue_type {
+                queue_type.check_server_named()?;
+            }
+        }
+        let queue_type = queue_type?;
+        validate_queue_arguments(&queue_type.accepted(&decl.arguments), name, &self.name)?;
+        queue_type.check_arguments(&decl.arguments, name, &self.name)?;
+        self.churn.declared.fetch_add(1, Ordering::Relaxed);
+        Ok(queue_type)
     }
 
     /// A new durable, non-exclusive queue is written to the definitions store
@@ -433,11 +464,10 @@ impl VHost {
                     return Err(mismatch(arg, format!("'{got}'"), format!("'{current}'")));
                 }
             }
-            if let Some((arg, got, current)) = first_difference(
-                QUEUE_EQUIVALENCE_ARGS,
-                &queue.options.arguments,
-                &decl.arguments,
-            ) {
+            let (current, received) = classic_as_default(&queue.options.arguments, &decl.arguments);
+            if let Some((arg, got, current)) =
+                first_difference(QUEUE_EQUIVALENCE_ARGS, &current, &received)
+            {
                 return Err(mismatch(&arg, got, current));
             }
             queue.touch();
@@ -539,7 +569,9 @@ impl VHost {
         Ok(())
     }
 
-    /// `queue.unbind`.
+    /// `queue.unbind`, idempotent as in RabbitMQ: a missing queue, exchange or
+    /// binding is not an error (only the default exchange is refused); the
+    /// exclusive-access check applies only to a binding that exists.
     pub fn unbind_queue(
         &self,
         queue: &str,
@@ -548,8 +580,22 @@ impl VHost {
         arguments: FieldTable,
         connection_id: u64,
     ) -> Result<(), BrokerError> {
-        let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
-        self.unbind(&exchange, Destination::Queue(queue), key, arguments);
+        if exchange.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        let (Ok(exchange), Ok(queue)) = (self.exchange(exchange), self.queue(queue)) else {
+            return Ok(());
+        };
+        let binding = Binding {
+            destination: Destination::Queue(queue.clone()),
+            routing_key: key.into(),
+            arguments,
+        };
+        if !exchange.has_binding(&binding) {
+            return Ok(());
+        }
+        queue.check_access(connection_id)?;
+        self.unbind(&exchange, binding);
         Ok(())
     }
 
@@ -579,18 +625,7 @@ impl VHost {
         Ok(())
     }
 
-    fn unbind(
-        &self,
-        exchange: &Arc<Exchange>,
-        destination: Destination,
-        key: &str,
-        arguments: FieldTable,
-    ) {
-        let binding = Binding {
-            destination,
-            routing_key: key.into(),
-            arguments,
-        };
+    fn unbind(&self, exchange: &Arc<Exchange>, binding: Binding) {
         let removed = exchange.unbind(&binding);
         if let (true, Some(p)) = (removed, self.durability()) {
             if Persistence::is_durable(exchange, &binding) {
@@ -637,7 +672,8 @@ impl VHost {
         }
     }
 
-    /// `exchange.unbind`.
+    /// `exchange.unbind`, idempotent as in RabbitMQ: a missing source,
+    /// destination or binding is not an error (the default exchange is refused).
     pub fn unbind_exchange(
         &self,
         destination: &str,
@@ -645,8 +681,19 @@ impl VHost {
         key: &str,
         arguments: FieldTable,
     ) -> Result<(), BrokerError> {
-        let (source, destination) = self.exchange_pair(source, destination)?;
-        self.unbind(&source, Destination::Exchange(destination), key, arguments);
+        if source.is_empty() || destination.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        let (Ok(source), Ok(destination)) = (self.exchange(source), self.exchange(destination))
+        else {
+            return Ok(());
+        };
+        let binding = Binding {
+            destination: Destination::Exchange(destination),
+            routing_key: key.into(),
+            arguments,
+        };
+        self.unbind(&source, binding);
         Ok(())
     }
 

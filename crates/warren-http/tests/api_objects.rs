@@ -485,3 +485,78 @@ async fn overview_nodes_health_and_aliveness() {
         404
     );
 }
+
+#[tokio::test]
+async fn quorum_and_stream_queues_are_refused_not_made_classic() {
+    // RabbitMQ 3.10.8's answers to PUT /api/queues, then Warren's refusal of
+    // the queue types it does not implement (shared with AMQP and definitions).
+    let api = TestApi::start().await;
+    let put = |name: &'static str, body: Value| {
+        let api = &api;
+        async move {
+            api.guest("PUT", &format!("/api/queues/%2F/{name}"), Some(body))
+                .await
+        }
+    };
+    let reason = |r: &common::Answer| r.json["reason"].as_str().unwrap_or("").to_string();
+    for t in ["quorum", "stream"] {
+        let r = put(
+            "typed",
+            json!({"durable": false, "arguments": {"x-queue-type": t}}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{:?}", r.json);
+        assert!(
+            reason(&r).contains("invalid property 'non-durable' for queue 'typed' in vhost '/'"),
+            "{:?}",
+            r.json
+        );
+        let r = put(
+            "typed",
+            json!({"durable": true, "arguments": {"x-queue-type": t}}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{:?}", r.json);
+        assert!(
+            reason(&r).contains(&format!("queue type '{t}' is not supported by Warren yet")),
+            "{:?}",
+            r.json
+        );
+    }
+    let r = put(
+        "typed",
+        json!({"durable": true, "arguments": {"x-queue-type": "bogus"}}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        reason(&r).contains(
+            "invalid arg 'x-queue-type' for queue 'typed' in vhost '/': \"unsupported queue type 'bogus'\""
+        ),
+        "{:?}",
+        r.json
+    );
+    assert_eq!(
+        api.guest("GET", "/api/queues/%2F/typed", None).await.status,
+        404
+    );
+    let r = put(
+        "typed",
+        json!({"durable": true, "arguments": {"x-queue-type": "classic"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    // A definitions file with a quorum queue (as RabbitMQ exports it) is
+    // refused with the queue's name and the reason, not imported as classic.
+    let defs = json!({"queues": [{"name": "imported-quorum", "vhost": "/", "durable": true,
+        "auto_delete": false, "arguments": {"x-queue-type": "quorum"}}]});
+    let r = api.guest("POST", "/api/definitions", Some(defs)).await;
+    assert_eq!(r.status, 400, "{:?}", r.json);
+    let text = r.json.to_string();
+    assert!(text.contains("imported-quorum"), "{text}");
+    assert!(text.contains("not supported by Warren yet"), "{text}");
+    let gone = api
+        .guest("GET", "/api/queues/%2F/imported-quorum", None)
+        .await;
+    assert_eq!(gone.status, 404);
+}

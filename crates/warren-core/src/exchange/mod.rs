@@ -211,6 +211,11 @@ impl Exchange {
         true
     }
 
+    /// Whether a binding identical to `binding` exists.
+    pub fn has_binding(&self, binding: &Binding) -> bool {
+        self.routes.read().bindings.contains(binding)
+    }
+
     /// Removes the binding identical to `binding`; returns whether it existed.
     pub fn unbind(&self, binding: &Binding) -> bool {
         self.remove_where(|b| b == binding) > 0
