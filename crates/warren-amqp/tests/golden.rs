@@ -220,10 +220,15 @@ async fn replay_against_warren() {
             });
             let (methods, masks) = (methods.clone(), masks.clone());
             tasks.spawn(async move {
+                let started = std::time::Instant::now();
                 let broker = TestBroker::start().await;
                 add_scenario_users(&broker);
-                let got = session::run(broker.addr, &scenario, &methods, &masks).await;
+                let got =
+                    session::run(broker.addr, &scenario, &methods, &masks, Some(&expected)).await;
                 broker.shutdown().await;
+                if std::env::var_os("GOLDEN_TIMING").is_some() {
+                    eprintln!("{}: {:?}", scenario.name, started.elapsed());
+                }
                 (scenario.name, expected, got)
             });
         }
@@ -280,7 +285,7 @@ async fn record_from_reference() {
         }
         let mut recorded = Vec::new();
         for scenario in &scenarios {
-            let steps = session::run(addr, scenario, &methods, &masks).await;
+            let steps = session::run(addr, scenario, &methods, &masks, None).await;
             recorded.push((scenario.name.clone(), steps));
         }
         let path = golden_dir().join("recorded").join(format!("{stem}.golden"));

@@ -85,12 +85,15 @@ struct Run<'a> {
     conns: Vec<Option<Conn>>,
 }
 
-/// Runs `scenario` against the broker at `addr`.
+/// Runs `scenario` against the broker at `addr`; with `expected`, stops
+/// after the first step whose record differs (later steps would only wait on
+/// a channel the difference closed).
 pub async fn run(
     addr: SocketAddr,
     scenario: &Scenario,
     methods: &[MethodSpec],
     masks: &Masks,
+    expected: Option<&[StepRecord]>,
 ) -> Vec<StepRecord> {
     let mut run = Run {
         addr,
@@ -98,12 +101,17 @@ pub async fn run(
         conns: Vec::new(),
     };
     let mut out = Vec::new();
-    for step in &scenario.steps {
+    for (i, step) in scenario.steps.iter().enumerate() {
         let replies = run.step(step).await;
-        out.push(StepRecord {
+        let record = StepRecord {
             text: step.text.clone(),
             replies: replies.into_iter().map(|l| masks.apply(l)).collect(),
-        });
+        };
+        let differs = expected.is_some_and(|e| e.get(i) != Some(&record));
+        out.push(record);
+        if differs {
+            break;
+        }
     }
     out
 }
