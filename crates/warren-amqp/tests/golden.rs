@@ -155,6 +155,12 @@ fn add_scenario_users(broker: &TestBroker) {
         Permission::new("^lim-conf", "^lim-(conf|write)", "^lim-(conf|read)").expect("patterns"),
     );
     users.add_user("golden-nowhere", "golden-nowhere", vec![]);
+    users.add_user("golden-nowrite", "golden-nowrite", vec![]);
+    users.set_permission(
+        "golden-nowrite",
+        "/",
+        Permission::new(".*", "", ".*").expect("patterns"),
+    );
 }
 
 /// The first step (1-based) where `got` differs from `expected`, with a

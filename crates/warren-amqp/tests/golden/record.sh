@@ -21,6 +21,8 @@ create_users() {
     "${ctl[@]}" add_user golden-limited golden-limited
     "${ctl[@]}" set_permissions -p / golden-limited '^lim-conf' '^lim-(conf|write)' '^lim-(conf|read)'
     "${ctl[@]}" add_user golden-nowhere golden-nowhere
+    "${ctl[@]}" add_user golden-nowrite golden-nowrite
+    "${ctl[@]}" set_permissions -p / golden-nowrite '.*' '' '.*'
 }
 
 if [ -z "${GOLDEN_AMQP_ADDR:-}" ]; then
