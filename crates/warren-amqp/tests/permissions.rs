@@ -127,9 +127,18 @@ async fn publish_needs_write_on_the_exchange() {
 }
 
 #[tokio::test]
-async fn empty_write_pattern_still_allows_the_default_exchange() {
-    // rabbit_auth_backend_internal turns "" into "^$", which matches "".
+async fn default_exchange_is_checked_as_amq_default() {
+    // rabbit_access_control checks the default exchange as "amq.default", so an
+    // empty write pattern ("^$") refuses it (recorded from RabbitMQ 3.10.8 in
+    // tests/golden: access-empty-write-pattern-default-exchange).
     let (b, _c, ch) = setup(".*", "", ".*").await;
+    let mut watcher = watch_channel(&ch).await;
+    publish(&ch, "", "q", b"via default").await;
+    let err = closed_with(&mut watcher).await;
+    refused(&err, "exchange", "amq.default");
+    assert_eq!(queue(&b, "q").message_count(), 0);
+
+    let (b, _c, ch) = setup(".*", "^amq\\.default$", ".*").await;
     publish(&ch, "", "q", b"via default").await;
     let ch2 = within(_c.create_channel()).await.unwrap();
     assert_eq!(

@@ -162,7 +162,9 @@ pub fn write_confirm(
     } else {
         buf.put_u16(120);
         buf.put_u64(delivery_tag);
-        buf.put_u8(multiple as u8); // requeue bit is unused for publisher nacks
+        // Bits: multiple, then requeue, which publishers ignore; RabbitMQ
+        // sends it set (the method record's default), so does Warren.
+        buf.put_u8(multiple as u8 | 0b10);
     }
     end_frame(buf, start);
 }

@@ -320,7 +320,8 @@ impl Users {
     }
 
     /// Checks that `user` may perform `access` on a resource, as
-    /// rabbit_access_control:check_resource_access does.
+    /// rabbit_access_control:check_resource_access does: the default exchange
+    /// is checked (and named in the refusal) as "amq.default".
     pub fn check_resource(
         &self,
         user: &str,
@@ -329,6 +330,11 @@ impl Users {
         kind: ResourceKind,
         name: &str,
     ) -> Result<(), BrokerError> {
+        let name = if kind == ResourceKind::Exchange && name.is_empty() {
+            "amq.default"
+        } else {
+            name
+        };
         let allowed = self
             .permissions
             .read()

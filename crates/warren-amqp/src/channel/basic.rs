@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rand::Rng;
 use warren_codec::encode::{write_deliver, write_get_ok, ContentRef};
 use warren_codec::spec::{basic as b, AMQPClass};
+use warren_codec::AMQPValue;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
@@ -103,13 +104,7 @@ impl Channel {
         };
         let priority = match m.arguments.inner().get("x-priority") {
             None => 0,
-            Some(v) => warren_core::args::as_i64(v)
-                .and_then(|p| i32::try_from(p).ok())
-                .ok_or_else(|| {
-                    BrokerError::PreconditionFailed(format!(
-                        "invalid arg 'x-priority' for consumer '{tag}': must be an integer"
-                    ))
-                })?,
+            Some(v) => consumer_priority(v, &queue.name, &session.vhost.name, &tag)?,
         };
         let consumer = Arc::new(Consumer {
             tag: tag.clone(),
@@ -432,4 +427,25 @@ impl Channel {
             entry.queue.dispatch();
         }
     }
+}
+
+/// A consumer's `x-priority` argument; a value of another type is refused with
+/// RabbitMQ 3.10's text, an integer beyond 32 bits with Warren's own.
+fn consumer_priority(
+    value: &AMQPValue,
+    queue: &str,
+    vhost: &str,
+    tag: &str,
+) -> Result<i32, BrokerError> {
+    let Some(priority) = warren_core::args::as_i64(value) else {
+        return Err(BrokerError::PreconditionFailed(format!(
+            "invalid arg 'x-priority' for queue '{queue}' in vhost '{vhost}': \"expected integer, got {}\"",
+            warren_core::args::type_name(value)
+        )));
+    };
+    i32::try_from(priority).map_err(|_| {
+        BrokerError::PreconditionFailed(format!(
+            "invalid arg 'x-priority' for consumer '{tag}': must be a 32-bit integer"
+        ))
+    })
 }

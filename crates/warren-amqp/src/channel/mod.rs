@@ -480,7 +480,9 @@ impl Channel {
         while confirms.nacked.first().is_some_and(|n| *n <= upto) {
             let nack = confirms.nacked.remove(0);
             confirms.ack_up_to(out, id, nack - 1);
-            warren_codec::encode::write_confirm(out, id, nack, false, false);
+            // Every lower tag is settled now, so RabbitMQ (which coalesces
+            // below the oldest unconfirmed publish) sends multiple=true here.
+            warren_codec::encode::write_confirm(out, id, nack, true, false);
             confirms.confirmed = nack;
         }
         confirms.ack_up_to(out, id, upto);
