@@ -17,6 +17,7 @@ use crate::consumer::Consumer;
 use crate::error::BrokerError;
 use crate::exchange::headers::MatchMode;
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOptions};
+use crate::names::check_name;
 use crate::persistence::Persistence;
 use crate::policy::{EffectivePolicies, Policies, Policy, PolicyError, PolicyKind, PolicySpec};
 use crate::queue::{Queue, QueueOptions, QueueSettings};
@@ -226,6 +227,7 @@ impl VHost {
         if decl.passive {
             return self.exchange(&decl.name);
         }
+        check_name("exchange", &decl.name)?;
         let kind = ExchangeKind::parse(&decl.kind).ok_or_else(|| {
             BrokerError::CommandInvalid(format!("invalid exchange type '{}'", decl.kind))
         })?;
@@ -338,6 +340,7 @@ impl VHost {
             decl.name.clone()
         };
         if !decl.passive {
+            check_name("queue", &name)?;
             validate_queue_arguments(&decl.arguments, &name, &self.name)?;
             self.churn.declared.fetch_add(1, Ordering::Relaxed);
         }
@@ -525,6 +528,7 @@ impl VHost {
         arguments: FieldTable,
         connection_id: u64,
     ) -> Result<(), BrokerError> {
+        check_name("routing key", key)?;
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         Self::check_binding_arguments(&exchange, &arguments)?;
         self.add_binding(&exchange, Destination::Queue(queue), key, arguments);
@@ -602,6 +606,7 @@ impl VHost {
         key: &str,
         arguments: FieldTable,
     ) -> Result<(), BrokerError> {
+        check_name("routing key", key)?;
         let (source, destination) = self.exchange_pair(source, destination)?;
         Self::check_binding_arguments(&source, &arguments)?;
         self.add_binding(&source, Destination::Exchange(destination), key, arguments);

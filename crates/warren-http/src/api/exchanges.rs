@@ -121,6 +121,7 @@ pub async fn declare(
         &name,
     )?;
     let existed = v.exchange(&name).is_ok();
+    let arguments = json_to_table(&body.arguments).map_err(ApiError::bad_request)?;
     let kind = body
         .kind
         .ok_or_else(|| ApiError::bad_request("Missing field: type"))?;
@@ -131,7 +132,7 @@ pub async fn declare(
         durable: body.durable.unwrap_or(true),
         auto_delete: body.auto_delete,
         internal: body.internal,
-        arguments: json_to_table(&body.arguments),
+        arguments,
     })?;
     Ok(if existed {
         StatusCode::NO_CONTENT

@@ -15,6 +15,7 @@ use warren_codec::spec::basic::AMQPProperties;
 use warren_codec::ShortString;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::names::check_name;
 use warren_core::registry::MessageCounters;
 use warren_core::{ExchangeKind, Message};
 
@@ -41,12 +42,34 @@ fn string_encoding() -> String {
     "string".into()
 }
 
-fn short(v: &Value) -> Option<ShortString> {
-    v.as_str().map(|s| ShortString::from(s.to_string()))
+/// A string property as a short string: anything but a string, or a string
+/// longer than 255 bytes, is refused (RabbitMQ answers `not_string` to the
+/// former; AMQP cannot carry the latter).
+fn short(key: &str, v: &Value) -> ApiResult<ShortString> {
+    let text = v
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request(format!("property '{key}' must be a string")))?;
+    ShortString::try_new(text).map_err(|_| {
+        ApiError::bad_request(format!(
+            "property '{key}' is {} bytes long; AMQP short strings are at most 255 bytes",
+            text.len()
+        ))
+    })
 }
 
-/// Message properties from their JSON form (as RabbitMQ's UI sends them).
-pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
+/// An octet property (delivery_mode, priority), as a number or a numeric string.
+fn octet(key: &str, v: &Value) -> ApiResult<u8> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .and_then(|n| u8::try_from(n).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("property '{key}' must be an integer from 0 to 255"))
+        })
+}
+
+/// Message properties from their JSON form (as RabbitMQ's UI sends them); a
+/// value AMQP cannot carry is refused with 400. Null values count as absent.
+pub fn properties_from_json(p: &Map<String, Value>) -> ApiResult<AMQPProperties> {
     let mut props = AMQPProperties::default();
     type Setter = fn(AMQPProperties, ShortString) -> AMQPProperties;
     let str_fields: [(&str, Setter); 9] = [
@@ -60,27 +83,25 @@ pub fn properties_from_json(p: &Map<String, Value>) -> AMQPProperties {
         ("user_id", AMQPProperties::with_user_id),
         ("app_id", AMQPProperties::with_app_id),
     ];
+    let present = |key: &str| p.get(key).filter(|v| !v.is_null());
     for (key, set) in str_fields {
-        if let Some(v) = p.get(key).and_then(short) {
-            props = set(props, v);
+        if let Some(v) = present(key) {
+            props = set(props, short(key, v)?);
         }
     }
-    if let Some(mode) = p.get("delivery_mode").and_then(|v| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-    }) {
-        props = props.with_delivery_mode(mode as u8);
+    if let Some(v) = present("delivery_mode") {
+        props = props.with_delivery_mode(octet("delivery_mode", v)?);
     }
-    if let Some(prio) = p.get("priority").and_then(Value::as_u64) {
-        props = props.with_priority(prio as u8);
+    if let Some(v) = present("priority") {
+        props = props.with_priority(octet("priority", v)?);
     }
-    if let Some(ts) = p.get("timestamp").and_then(Value::as_u64) {
+    if let Some(ts) = present("timestamp").and_then(Value::as_u64) {
         props = props.with_timestamp(ts);
     }
-    if let Some(h) = p.get("headers").filter(|h| h.is_object()) {
-        props = props.with_headers(json_to_table(h));
+    if let Some(h) = present("headers").filter(|h| h.is_object()) {
+        props = props.with_headers(json_to_table(h).map_err(ApiError::bad_request)?);
     }
-    props
+    Ok(props)
 }
 
 /// Message properties as RabbitMQ's API shows them.
@@ -150,7 +171,9 @@ pub async fn publish(
             )))
         }
     };
-    let properties = properties_from_json(&body.properties);
+    // A routing key AMQP cannot carry could not be delivered.
+    check_name("routing key", &body.routing_key).map_err(ApiError::bad_request)?;
+    let properties = properties_from_json(&body.properties)?;
     let message = Arc::new(Message {
         exchange: Bytes::from(name.to_string()),
         routing_key: Bytes::from(body.routing_key.clone()),
