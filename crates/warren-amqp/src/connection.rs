@@ -188,6 +188,9 @@ impl Connection {
         if *shutdown.borrow() {
             self.close_connection(force_shutdown(), (0, 0));
         }
+        // Frames the client pipelined behind connection.open arrived with
+        // the handshake: no read event will announce them.
+        self.process_input();
         loop {
             self.drain_outbox();
             self.flush(stream)?;
