@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use warren_codec::frame::decode_frame;
 use warren_codec::method::{decode_method, method_ids, Method};
 use warren_codec::spec::{channel as c, connection, AMQPClass};
-use warren_codec::{encode, Frame, FrameKind, ShortString};
+use warren_codec::{encode, Frame, FrameKind};
 use warren_core::alarms::AlarmSet;
 use warren_core::{Broker, BrokerError, Queue};
 
@@ -25,8 +25,12 @@ use crate::flow::Flow;
 use crate::handshake::{codec_error, HandshakeError};
 use crate::outbox::Outgoing;
 use crate::session::Session;
+use crate::text::reply_text;
 use crate::tls::AmqpsSettings;
 use crate::transport::Transport;
+
+#[cfg(test)]
+mod panic_guard_tests;
 
 /// Output beyond this many bytes stops reading input and draining deliveries
 /// until the socket takes it.
@@ -125,17 +129,71 @@ pub async fn serve(
         flow,
         shutdown_seen: false,
     };
-    if let Err(e) = conn.run(&mut stream, &mut shutdown, &mut alarms).await {
-        tracing::debug!(%peer, "AMQP connection socket error: {e}");
+    let outcome = {
+        let run = std::pin::pin!(conn.run(&mut stream, &mut shutdown, &mut alarms));
+        CatchPanic(run).await
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, "AMQP connection socket error: {e}"),
+        Err(panic) => tracing::error!(
+            %peer,
+            "AMQP connection task failed ({}); closing it and releasing its consumers, queues and channels",
+            panic_message(panic.as_ref())
+        ),
     }
     stream.close();
-    conn.cleanup();
-    let meta = &conn.session.info.meta;
-    let name = meta
-        .client_properties
-        .get("connection_name")
-        .and_then(|v| v.as_str());
-    crate::log_lines::closing(&label, name, &meta.vhost, &meta.user);
+    {
+        let meta = &conn.session.info.meta;
+        let name = meta
+            .client_properties
+            .get("connection_name")
+            .and_then(|v| v.as_str());
+        crate::log_lines::closing(&label, name, &meta.vhost, &meta.user);
+    }
+    // The connection's Drop gives everything back (see `impl Drop for Connection`).
+    drop(conn);
+}
+
+/// Polls a future, turning a panic inside it into an error, so that a
+/// connection's cleanup runs as ordinary code rather than during unwinding.
+struct CatchPanic<F>(F);
+
+impl<F: std::future::Future + Unpin> std::future::Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = std::pin::Pin::new(&mut self.0);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// The message a panic was raised with, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+}
+
+/// The drop guard of everything a connection registered: however its task
+/// ends (a close, a socket error, a panic caught in [`serve`], or the task
+/// being aborted at shutdown), its consumers leave their queues (a
+/// single-active-consumer queue moves on to the next consumer), unacked and
+/// undelivered messages go back, and its channels leave the registry. The
+/// session's own guard then deletes its exclusive queues and unregisters it.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
 }
 
 impl Connection {
@@ -149,6 +207,9 @@ impl Connection {
         if *shutdown.borrow() {
             self.close_for_shutdown();
         }
+        // Frames the client pipelined behind connection.open arrived with
+        // the handshake: no read event will announce them.
+        self.process_input();
         loop {
             self.drain_outbox();
             self.flush(stream)?;
@@ -366,6 +427,10 @@ impl Connection {
     }
 
     fn handle_frame(&mut self, frame: Frame) {
+        #[cfg(test)]
+        if frame.channel == panic_guard_tests::PANIC_CHANNEL {
+            panic!("test hook: a panic inside the connection task");
+        }
         if let Phase::Closing(_) = self.phase {
             self.while_closing(frame);
             return;
@@ -434,7 +499,7 @@ impl Connection {
             channel.closing = true;
             let close = c::Close {
                 reply_code: fault.error.reply_code(),
-                reply_text: ShortString::from(fault.error.to_string()),
+                reply_text: reply_text(&fault.error.to_string()),
                 class_id: ids.0,
                 method_id: ids.1,
             };
@@ -598,7 +663,7 @@ impl Connection {
         self.delete_exclusive_queues();
         let close = connection::Close {
             reply_code: error.reply_code(),
-            reply_text: ShortString::from(error.to_string()),
+            reply_text: reply_text(&error.to_string()),
             class_id: ids.0,
             method_id: ids.1,
         };
@@ -664,8 +729,9 @@ impl Connection {
         }
     }
 
-    /// Gives everything back: channels' unacked messages and undelivered
-    /// deliveries return to their queues; exclusive queues are deleted.
+    /// Gives everything back: channels' consumers are removed, their unacked
+    /// messages and undelivered deliveries return to their queues. Runs from
+    /// `Drop`; the exclusive queues and the registry entry are the session's.
     fn cleanup(&mut self) {
         self.release_channels();
         let mut batch = Vec::new();
@@ -676,13 +742,12 @@ impl Connection {
                 return_undelivered(d);
             }
         }
-        self.delete_exclusive_queues();
-        self.session.broker.registry.unregister(self.session.id);
     }
 
-    /// Deletes the connection's exclusive queues: when it closes (before
+    /// Deletes the connection's exclusive queues when it closes (before
     /// close-ok or connection.close goes out, as rabbit_reader's
-    /// close_connection/1 does) or, at the latest, when its task ends.
+    /// close_connection/1 does); the session's drop guard deletes any left
+    /// when the task ends otherwise.
     fn delete_exclusive_queues(&mut self) {
         let exclusive: Vec<Arc<Queue>> = std::mem::take(&mut self.session.exclusive_queues);
         for queue in exclusive {

@@ -8,11 +8,11 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use warren_codec::spec::{connection, AMQPClass};
-use warren_codec::ShortString;
 use warren_core::alarms::AlarmSet;
 use warren_core::registry::{FLOW_BLOCKED, FLOW_BLOCKING, FLOW_RUNNING};
 
 use crate::session::Session;
+use crate::text::reply_text;
 
 /// Where a connection stands with respect to resource alarms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Flow {
         self.throttle = Throttle::Blocked;
         if session.capabilities.connection_blocked {
             let blocked = connection::Blocked {
-                reason: ShortString::from(self.alarms.reason()),
+                reason: reply_text(&self.alarms.reason()),
             };
             session.send(
                 0,

@@ -19,6 +19,7 @@ use warren_core::{Broker, BrokerError};
 
 use crate::outbox::{Outbox, OutboxCloser};
 use crate::session::{ClientCapabilities, Session};
+use crate::text::reply_text;
 
 /// The AMQP 0-9 protocol header, accepted as 0-9-1 like RabbitMQ does.
 const AMQP_0_9_HEADER: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
@@ -160,7 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
     async fn refuse_for(&mut self, error: BrokerError, ids: (u16, u16)) -> HandshakeError {
         let close = AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
             reply_code: error.reply_code(),
-            reply_text: ShortString::from(error.to_string()),
+            reply_text: reply_text(&error.to_string()),
             class_id: ids.0,
             method_id: ids.1,
         }));

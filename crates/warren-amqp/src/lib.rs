@@ -16,6 +16,7 @@ pub mod monitor;
 mod outbox;
 pub mod server;
 mod session;
+mod text;
 pub mod tls;
 mod transport;
 

@@ -71,3 +71,16 @@ impl Session {
         self.exclusive_queues.retain(|q| !Arc::ptr_eq(q, queue));
     }
 }
+
+/// The guard of the session's registrations: from the moment the handshake
+/// registered the connection, however it ends, its exclusive queues are
+/// deleted and it leaves the broker's registry (which closes the channels
+/// still listed there).
+impl Drop for Session {
+    fn drop(&mut self) {
+        for queue in std::mem::take(&mut self.exclusive_queues) {
+            self.vhost.remove_queue(&queue);
+        }
+        self.broker.registry.unregister(self.id);
+    }
+}

@@ -11,6 +11,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::error::BrokerError;
+use crate::names::{check_name, NameTooLong};
 use crate::permissions::{resource_refused, topic_refused};
 pub use crate::permissions::{Access, Permission, ResourceKind, TopicPermission};
 
@@ -66,6 +67,10 @@ pub enum UserError {
     /// Only rabbit_password_hashing_sha256 is supported.
     #[error("unsupported hashing algorithm '{0}'")]
     UnsupportedAlgorithm(String),
+    /// A user name longer than 255 bytes (AMQP could not carry it, e.g. in
+    /// a message's user-id property).
+    #[error(transparent)]
+    NameTooLong(#[from] NameTooLong),
 }
 
 /// Users, their vhost permissions and topic permissions.
@@ -145,7 +150,21 @@ impl Users {
         users
     }
 
-    /// Adds or replaces a user with a password to hash.
+    /// Adds or replaces a user with a password to hash, refusing a name
+    /// longer than 255 bytes (the HTTP API creates users through this).
+    pub fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        tags: Vec<String>,
+    ) -> Result<(), UserError> {
+        check_name("user", name)?;
+        self.add_user(name, password, tags);
+        Ok(())
+    }
+
+    /// Adds or replaces a user with a password to hash, without checking the
+    /// name (the configured default user); see [`Users::create_user`].
     pub fn add_user(&self, name: &str, password: &str, tags: Vec<String>) {
         self.put_user(User {
             name: name.to_string(),
@@ -163,6 +182,7 @@ impl Users {
         algorithm: Option<&str>,
         tags: Vec<String>,
     ) -> Result<(), UserError> {
+        check_name("user", name)?;
         if let Some(algo) = algorithm.filter(|a| *a != HASHING_ALGORITHM) {
             return Err(UserError::UnsupportedAlgorithm(algo.to_string()));
         }

@@ -11,6 +11,7 @@ use crate::alarms::{Alarms, DiskFreeLimit, MemoryWatermark};
 use crate::auth::Users;
 use crate::clock::{Clock, SystemClock};
 use crate::error::BrokerError;
+use crate::names::{check_name, NameTooLong};
 use crate::policies::PolicyStore;
 use crate::rates::RateTable;
 use crate::registry::Registry;
@@ -161,7 +162,17 @@ impl Broker {
         self.vhosts.read().get(name).cloned()
     }
 
-    /// Creates a vhost if it does not exist.
+    /// Creates a vhost if it does not exist, refusing a name longer than AMQP
+    /// can carry: the HTTP API and definitions import create vhosts through
+    /// this.
+    pub fn create_vhost(&self, name: &str) -> Result<Arc<VHost>, NameTooLong> {
+        check_name("vhost", name)?;
+        Ok(self.add_vhost(name))
+    }
+
+    /// Creates a vhost if it does not exist, without checking the name (for
+    /// names that did not come from a client: the configured default vhost,
+    /// tests). Client-supplied names go through [`Broker::create_vhost`].
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
         let mut created = false;
         let vhost = self

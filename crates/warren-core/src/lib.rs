@@ -18,6 +18,7 @@ pub mod enqueue;
 pub mod error;
 pub mod exchange;
 pub mod message;
+pub mod names;
 pub mod permissions;
 pub mod persistence;
 pub mod policies;

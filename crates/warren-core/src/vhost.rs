@@ -17,6 +17,7 @@ use crate::consumer::Consumer;
 use crate::error::BrokerError;
 use crate::exchange::headers::MatchMode;
 use crate::exchange::{Binding, Destination, Exchange, ExchangeKind, ExchangeOptions};
+use crate::names::check_name;
 use crate::persistence::Persistence;
 use crate::policy::{EffectivePolicies, Policies, Policy, PolicyError, PolicyKind, PolicySpec};
 use crate::queue::{Queue, QueueOptions, QueueSettings};
@@ -232,6 +233,7 @@ impl VHost {
         if decl.passive {
             return self.exchange(&decl.name);
         }
+        check_name("exchange", &decl.name)?;
         let kind = ExchangeKind::parse(&decl.kind).ok_or_else(|| {
             BrokerError::CommandInvalid(format!("invalid exchange type '{}'", decl.kind))
         })?;
@@ -357,6 +359,7 @@ impl VHost {
         if decl.passive {
             return Err(BrokerError::no_queue(&name, &self.name));
         }
+        check_name("queue", &name)?;
         let queue_type = self.check_declare_arguments(&decl, &name, generated)?;
         if !generated && reserved_name(&name) {
             return Err(BrokerError::AccessRefused(format!(
@@ -563,6 +566,7 @@ impl VHost {
         arguments: FieldTable,
         connection_id: u64,
     ) -> Result<(), BrokerError> {
+        check_name("routing key", key)?;
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         Self::check_binding_arguments(&exchange, &arguments)?;
         self.add_binding(&exchange, Destination::Queue(queue), key, arguments);
@@ -645,6 +649,7 @@ impl VHost {
         key: &str,
         arguments: FieldTable,
     ) -> Result<(), BrokerError> {
+        check_name("routing key", key)?;
         let (source, destination) = self.exchange_pair(source, destination)?;
         Self::check_binding_arguments(&source, &arguments)?;
         self.add_binding(&source, Destination::Exchange(destination), key, arguments);

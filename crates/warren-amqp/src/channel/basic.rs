@@ -14,6 +14,7 @@ use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, Queued
 
 use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, TxSettle, Unacked};
 use crate::session::Session;
+use crate::text::short_string;
 
 fn generate_consumer_tag() -> String {
     let suffix: String = rand::rng()
@@ -79,9 +80,13 @@ impl Channel {
         m: b::Consume,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
-        let tag: Arc<str> = match m.consumer_tag.as_str() {
-            "" => generate_consumer_tag().into(),
-            t => t.into(),
+        let (tag, wire_tag): (Arc<str>, _) = match m.consumer_tag.as_str() {
+            "" => {
+                let generated = generate_consumer_tag();
+                let wire_tag = short_string("consumer tag", &generated)?;
+                (generated.into(), wire_tag)
+            }
+            t => (t.into(), m.consumer_tag.clone()),
         };
         if self.consumers.contains_key(&tag) {
             return Err(BrokerError::NotAllowed(format!(
@@ -124,7 +129,7 @@ impl Channel {
         queue.add_consumer(consumer.clone())?;
         if !m.nowait {
             let ok = b::ConsumeOk {
-                consumer_tag: tag.to_string().into(),
+                consumer_tag: wire_tag,
             };
             session.send(self.id, AMQPClass::Basic(b::AMQPMethod::ConsumeOk(ok)));
         }
@@ -200,12 +205,19 @@ impl Channel {
             return;
         }
         self.consumers.remove(&consumer.tag);
-        if session.capabilities.consumer_cancel_notify {
-            let cancel = b::Cancel {
-                consumer_tag: consumer.tag.to_string().into(),
-                nowait: true,
-            };
-            session.send(self.id, AMQPClass::Basic(b::AMQPMethod::Cancel(cancel)));
+        if !session.capabilities.consumer_cancel_notify {
+            return;
+        }
+        // The tag came from a short string (or was generated): it fits.
+        match short_string("consumer tag", &consumer.tag) {
+            Ok(consumer_tag) => {
+                let cancel = b::Cancel {
+                    consumer_tag,
+                    nowait: true,
+                };
+                session.send(self.id, AMQPClass::Basic(b::AMQPMethod::Cancel(cancel)));
+            }
+            Err(e) => tracing::error!("cannot notify the cancellation of a consumer: {e}"),
         }
     }
 

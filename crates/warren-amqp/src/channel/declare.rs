@@ -8,6 +8,7 @@ use warren_core::{BrokerError, ExchangeKind};
 
 use super::Channel;
 use crate::session::Session;
+use crate::text::short_string;
 
 impl Channel {
     pub(super) fn queue_declare(
@@ -71,7 +72,7 @@ impl Channel {
         self.last_queue = Some(declared.queue.name.to_string());
         if !m.nowait {
             let ok = q::DeclareOk {
-                queue: declared.queue.name.to_string().into(),
+                queue: short_string("queue name", &declared.queue.name)?,
                 message_count: declared.message_count,
                 consumer_count: declared.consumer_count,
             };

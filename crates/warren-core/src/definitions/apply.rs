@@ -1,6 +1,7 @@
 //! Exporting a broker's definitions and importing a definitions document.
 
 use serde_json::Value;
+use warren_codec::FieldTable;
 
 use super::json::{json_to_table, table_to_json};
 use super::{
@@ -11,6 +12,7 @@ use crate::auth::{Permission, TopicPermission};
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::exchange::Destination;
+use crate::names::{preview, MAX_NAME_BYTES};
 use crate::vhost::{ExchangeDeclare, QueueDeclare, VHost};
 
 /// Why an import failed (the management API answers 400 with this text).
@@ -36,9 +38,15 @@ pub(super) fn item_error(
     name: &str,
     reason: impl ToString,
 ) -> DefinitionsError {
+    // A name too long for AMQP is shown by its start (the reason says why).
+    let name = if name.len() > MAX_NAME_BYTES {
+        preview(name)
+    } else {
+        name.to_string()
+    };
     DefinitionsError::Item {
         what,
-        name: name.to_string(),
+        name,
         reason: reason.to_string(),
     }
 }
@@ -207,11 +215,12 @@ pub fn import(
     }
     for q in &defs.queues {
         let vhost = vhost_of(broker, &target(&q.vhost), "queue", &q.name)?;
+        let arguments = json_to_table(&q.arguments).map_err(|e| item_error("queue", &q.name, e))?;
         let decl = QueueDeclare {
             name: q.name.clone(),
             durable: q.durable,
             auto_delete: q.auto_delete,
-            arguments: json_to_table(&q.arguments),
+            arguments,
             ..Default::default()
         };
         vhost
@@ -220,13 +229,15 @@ pub fn import(
     }
     for x in &defs.exchanges {
         let vhost = vhost_of(broker, &target(&x.vhost), "exchange", &x.name)?;
+        let arguments =
+            json_to_table(&x.arguments).map_err(|e| item_error("exchange", &x.name, e))?;
         let decl = ExchangeDeclare {
             name: x.name.clone(),
             kind: x.kind.clone(),
             durable: x.durable,
             auto_delete: x.auto_delete,
             internal: x.internal,
-            arguments: json_to_table(&x.arguments),
+            arguments,
             from_definitions: true,
             ..Default::default()
         };
@@ -236,7 +247,8 @@ pub fn import(
     }
     for b in &defs.bindings {
         let vhost = vhost_of(broker, &target(&b.vhost), "binding", &b.source)?;
-        import_binding(&vhost, b).map_err(|e| item_error("binding", &b.source, e))?;
+        let args = json_to_table(&b.arguments).map_err(|e| item_error("binding", &b.source, e))?;
+        import_binding(&vhost, b, args).map_err(|e| item_error("binding", &b.source, e))?;
     }
     // Limits last, so that a stored max-queues below the number of stored
     // queues (an operator may lower it at any time) cannot fail a restart.
@@ -254,8 +266,7 @@ fn vhost_of(
         .ok_or_else(|| item_error(what, item, format!("no vhost '{name}'")))
 }
 
-fn import_binding(vhost: &VHost, b: &BindingDef) -> Result<(), BrokerError> {
-    let args = json_to_table(&b.arguments);
+fn import_binding(vhost: &VHost, b: &BindingDef, args: FieldTable) -> Result<(), BrokerError> {
     match b.destination_type.as_str() {
         "queue" => vhost.bind_queue(&b.destination, &b.source, &b.routing_key, args, 0),
         "exchange" => vhost.bind_exchange(&b.destination, &b.source, &b.routing_key, args),
@@ -278,7 +289,9 @@ fn import_access(broker: &Broker, defs: &Definitions) -> Result<(), DefinitionsE
             .map_err(|e| item_error("user", &u.name, e))?;
     }
     for v in &defs.vhosts {
-        broker.add_vhost(&v.name);
+        broker
+            .create_vhost(&v.name)
+            .map_err(|e| item_error("vhost", &v.name, e))?;
         broker.set_vhost_metadata(&v.name, v.metadata.clone());
     }
     for p in &defs.permissions {

@@ -5,6 +5,8 @@
 use serde_json::{Map, Number, Value};
 use warren_codec::{AMQPValue, FieldTable, LongString, ShortString};
 
+use crate::names::{preview, MAX_NAME_BYTES};
+
 /// A field table as a JSON object.
 pub fn table_to_json(table: &FieldTable) -> Value {
     let map: Map<String, Value> = table
@@ -42,20 +44,35 @@ pub fn value_to_json(value: &AMQPValue) -> Value {
     }
 }
 
-/// A JSON object as a field table (anything else gives an empty table).
-pub fn json_to_table(value: &Value) -> FieldTable {
+/// A JSON object key too long to be an AMQP field-table key (a short string).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field table key '{preview}' is {len} bytes long; AMQP field table keys are at most {MAX_NAME_BYTES} bytes")]
+pub struct TableKeyTooLong {
+    /// The key's first characters.
+    pub preview: String,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+/// A JSON object as a field table (anything else gives an empty table); a
+/// key longer than 255 bytes, at any depth, is refused.
+pub fn json_to_table(value: &Value) -> Result<FieldTable, TableKeyTooLong> {
     let mut table = FieldTable::default();
     if let Value::Object(map) = value {
         for (k, v) in map {
-            table.insert(ShortString::from(k.clone()), json_to_value(v));
+            let key = ShortString::try_new(k.as_str()).map_err(|_| TableKeyTooLong {
+                preview: preview(k),
+                len: k.len(),
+            })?;
+            table.insert(key, json_to_value(v)?);
         }
     }
-    table
+    Ok(table)
 }
 
-/// One JSON value as an AMQP value.
-pub fn json_to_value(value: &Value) -> AMQPValue {
-    match value {
+/// One JSON value as an AMQP value (objects, also inside arrays, as tables).
+pub fn json_to_value(value: &Value) -> Result<AMQPValue, TableKeyTooLong> {
+    Ok(match value {
         Value::Null => AMQPValue::Void,
         Value::Bool(b) => AMQPValue::Boolean(*b),
         Value::Number(n) => match n.as_i64() {
@@ -63,11 +80,15 @@ pub fn json_to_value(value: &Value) -> AMQPValue {
             None => AMQPValue::Double(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => AMQPValue::LongString(LongString::from(s.as_bytes().to_vec())),
-        Value::Array(items) => {
-            AMQPValue::FieldArray(items.iter().map(json_to_value).collect::<Vec<_>>().into())
-        }
-        Value::Object(_) => AMQPValue::FieldTable(json_to_table(value)),
-    }
+        Value::Array(items) => AMQPValue::FieldArray(
+            items
+                .iter()
+                .map(json_to_value)
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        ),
+        Value::Object(_) => AMQPValue::FieldTable(json_to_table(value)?),
+    })
 }
 
 #[cfg(test)]
@@ -78,7 +99,19 @@ mod tests {
     fn tables_round_trip_through_json() {
         let json =
             serde_json::json!({"x-max-length": 1000, "x-note": "hi", "nested": {"a": [true, 1.5]}});
-        let table = json_to_table(&json);
+        let table = json_to_table(&json).unwrap();
         assert_eq!(table_to_json(&table), json);
+    }
+
+    #[test]
+    fn keys_longer_than_255_bytes_are_refused_at_any_depth() {
+        let k255 = "k".repeat(255);
+        let k256 = "é".repeat(128);
+        assert!(json_to_table(&serde_json::json!({ k255.clone(): 1 })).is_ok());
+        let e = json_to_table(&serde_json::json!({ k256.clone(): 1 })).unwrap_err();
+        assert_eq!(e.len, 256);
+        assert!(e.to_string().contains("at most 255 bytes"), "{e}");
+        let nested = serde_json::json!({"a": [{"b": { k256.clone(): true }}]});
+        assert_eq!(json_to_table(&nested).unwrap_err().len, 256);
     }
 }

@@ -240,7 +240,7 @@ pub async fn create(
         ResourceKind::Exchange,
         &source,
     )?;
-    let args = json_to_table(&body.arguments);
+    let args = json_to_table(&body.arguments).map_err(ApiError::bad_request)?;
     match kind {
         "queue" => v.bind_queue(&dest, exchange_name(&source), &body.routing_key, args, 0)?,
         _ => v.bind_exchange(&dest, exchange_name(&source), &body.routing_key, args)?,
@@ -294,7 +294,7 @@ pub async fn delete(
         &source,
     )?;
     let key = binding["routing_key"].as_str().unwrap_or_default();
-    let args = json_to_table(&binding["arguments"]);
+    let args = json_to_table(&binding["arguments"]).map_err(ApiError::bad_request)?;
     if is_queue {
         v.unbind_queue(&dest, exchange_name(&source), key, args, 0)?;
     } else {

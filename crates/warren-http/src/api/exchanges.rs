@@ -122,6 +122,7 @@ pub async fn declare(
         &name,
     )?;
     let existed = v.exchange(&name).is_ok();
+    let arguments = json_to_table(&body.arguments).map_err(ApiError::bad_request)?;
     let kind = body
         .kind
         .ok_or_else(|| ApiError::bad_request("Missing field: type"))?;
@@ -132,7 +133,7 @@ pub async fn declare(
         durable: body.durable.unwrap_or(true),
         auto_delete: body.auto_delete,
         internal: body.internal,
-        arguments: json_to_table(&body.arguments),
+        arguments,
         from_definitions: false,
     })?;
     Ok(if existed {

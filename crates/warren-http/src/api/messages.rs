@@ -15,6 +15,7 @@ use warren_codec::spec::basic::AMQPProperties;
 use warren_codec::ShortString;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::names::check_name;
 use warren_core::registry::MessageCounters;
 use warren_core::{ExchangeKind, Message};
 
@@ -84,8 +85,14 @@ pub fn properties_from_json(p: &Map<String, Value>) -> ApiResult<AMQPProperties>
     for (key, set) in str_fields {
         match p.get(key) {
             None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s.len() <= 255 => {
-                props = set(props, ShortString::from(s.clone()));
+            Some(Value::String(s)) => {
+                let short = ShortString::try_new(s.as_str()).map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "property '{key}' is {} bytes long; AMQP short strings are at most 255 bytes",
+                        s.len()
+                    ))
+                })?;
+                props = set(props, short);
             }
             Some(_) => return Err(not_string(key)),
         }
@@ -101,7 +108,9 @@ pub fn properties_from_json(p: &Map<String, Value>) -> ApiResult<AMQPProperties>
     }
     match p.get("headers") {
         None | Some(Value::Null) => {}
-        Some(h @ Value::Object(_)) => props = props.with_headers(json_to_table(h)),
+        Some(h @ Value::Object(_)) => {
+            props = props.with_headers(json_to_table(h).map_err(ApiError::bad_request)?)
+        }
         Some(_) => return Err(ApiError::bad_request("not_table: headers")),
     }
     Ok(props)
@@ -174,6 +183,8 @@ pub async fn publish(
             )))
         }
     };
+    // A routing key AMQP cannot carry could not be delivered.
+    check_name("routing key", &body.routing_key).map_err(ApiError::bad_request)?;
     let properties = properties_from_json(&body.properties)?;
     let message = Arc::new(Message {
         exchange: Bytes::from(name.to_string()),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::names::check_name;
 use warren_core::vhost::QueueDeclare;
 use warren_core::{Queue, VHost};
 
@@ -195,6 +196,8 @@ pub async fn declare(
 ) -> ApiResult<StatusCode> {
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    // RabbitMQ's own check and text (the core refuses such a name too).
+    check_name("queue", &name).map_err(ApiError::bad_request)?;
     state.broker.users.check_resource(
         &user.name,
         &vhost,
@@ -202,12 +205,13 @@ pub async fn declare(
         ResourceKind::Queue,
         &name,
     )?;
+    let arguments = json_to_table(&body.arguments).map_err(ApiError::bad_request)?;
     let declared = v.declare_queue(
         QueueDeclare {
             name,
             durable: body.durable.unwrap_or(true),
             auto_delete: body.auto_delete,
-            arguments: json_to_table(&body.arguments),
+            arguments,
             ..Default::default()
         },
         0,

@@ -72,7 +72,9 @@ pub async fn put(
     let existed = users.user(&name).is_some();
     let tags = parse_tags(&body.tags);
     match (body.password, body.password_hash) {
-        (Some(password), _) => users.add_user(&name, &password, tags),
+        (Some(password), _) => users
+            .create_user(&name, &password, tags)
+            .map_err(ApiError::bad_request)?,
         (None, Some(hash)) => users
             .add_user_with_hash(&name, &hash, body.hashing_algorithm.as_deref(), tags)
             .map_err(ApiError::bad_request)?,

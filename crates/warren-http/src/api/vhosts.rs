@@ -84,7 +84,10 @@ pub async fn put(
         ));
     }
     let existed = state.broker.vhost(&vhost).is_some();
-    state.broker.add_vhost(&vhost);
+    state
+        .broker
+        .create_vhost(&vhost)
+        .map_err(ApiError::bad_request)?;
     let description = body.get("description").cloned().unwrap_or(json!(""));
     let tags = parse_tags(body.get("tags").unwrap_or(&Value::Null));
     state
