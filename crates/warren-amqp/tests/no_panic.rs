@@ -188,23 +188,23 @@ async fn consuming_from_a_missing_queue_with_long_names_is_a_truncated_404() {
 }
 
 #[tokio::test]
-async fn an_invalid_priority_for_a_long_consumer_tag_is_a_truncated_406() {
+async fn an_invalid_priority_on_a_long_queue_name_is_a_truncated_406() {
     let broker = TestBroker::start().await;
     let mut c = RawClient::open(&broker).await;
     c.open_channel(1).await;
-    c.send(&queue_declare(1, "prio", false)).await;
+    let queue = "p".repeat(240);
+    c.send(&queue_declare(1, &queue, false)).await;
     c.method().await;
-    let tag = "p".repeat(240);
     let mut args = FieldTable::default();
     args.insert("x-priority".into(), AMQPValue::LongString("high".into()));
-    c.send_method(1, consume("prio", &tag, args)).await;
+    c.send_method(1, consume(&queue, "tag", args)).await;
     let close = c.expect_channel_close(1).await;
     assert_eq!((close.code, close.class_id, close.method_id), (406, 60, 20));
     assert_eq!(close.text.len(), 255, "{close:?}");
     assert!(
         close
             .text
-            .starts_with("PRECONDITION_FAILED - invalid arg 'x-priority' for consumer 'ppp")
+            .starts_with("PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'ppp")
             && close.text.ends_with("ppp..."),
         "{close:?}"
     );
