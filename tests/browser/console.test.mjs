@@ -199,6 +199,7 @@ try {
   await page.waitForSelector("#tab-users p.tab-denied:not([hidden])");
   const denied = await textOf("#tab-users p.tab-denied");
   check(/not allowed/.test(denied) && /management/.test(denied), "users tab shows a readable refusal: " + denied);
+  check(await page.isHidden("#add-user-form"), "the refused users tab hides its forms");
   await shot(page, "17-management-users-denied");
   const challenge = await page.evaluate(async (auth) => {
     const r = await fetch("/api/users", { headers: { Authorization: "Basic " + auth, "X-Requested-With": "XMLHttpRequest" } });

@@ -285,6 +285,8 @@ function tabDenied(text) {
     section.insertBefore(note, section.children[1]);
   }
   note.textContent = text || ""; note.hidden = !text;
+  // A refused page shows only the note, not forms the API would refuse too.
+  section.querySelectorAll(":scope > form, :scope > table, :scope > h3").forEach((el) => { el.hidden = !!text; });
 }
 
 async function refresh() {
