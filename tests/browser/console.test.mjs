@@ -194,6 +194,7 @@ try {
   await page.waitForSelector("#app:not([hidden])");
   await page.waitForSelector("#node-panel-denied:not([hidden])");
   check((await textOf("#node-panel-denied")).includes("monitoring"), "node panel explains the missing tag");
+  check(await page.isHidden("#export-definitions"), "definitions buttons are for administrators only");
   await shot(page, "16-management-overview");
   await page.click("nav a[data-tab=users]");
   await page.waitForSelector("#tab-users p.tab-denied:not([hidden])");

@@ -431,6 +431,8 @@ async function start(fromForm) {
     sessionStorage.setItem("warren-auth", state.auth);
     $("user-name").textContent = me.name;
     state.tags = me.tags || [];
+    // Definitions export/import need the administrator tag (as in RabbitMQ).
+    $("definitions").hidden = !state.tags.includes("administrator");
     await loadVhosts();
     $("whoami").hidden = false; $("login").hidden = true; $("app").hidden = false;
     select(location.hash.slice(1) || "overview");
