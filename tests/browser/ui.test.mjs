@@ -85,6 +85,7 @@ try {
   check(true, "queue is empty after getting the message with ack");
   await page.screenshot({ path: join(shots, "06-message-got.png") });
 
+  page.once("dialog", (d) => d.accept());
   await page.click("#delete-queue");
   await page.waitForSelector("#queue-detail", { state: "hidden" });
   check(errors.length === 0, "no JavaScript errors: " + errors.join("; "));

@@ -115,9 +115,13 @@ pub async fn require_login(
     let from_ui = request.headers().contains_key("x-requested-with");
     let failed = |reason: &str| {
         let mut response = ApiError::NotAuthorised(reason.into()).into_response();
-        if from_ui {
-            // No browser login dialog for the web UI's own requests.
-            response.headers_mut().remove(header::WWW_AUTHENTICATE);
+        if !from_ui {
+            // A login challenge for plain HTTP clients; none for the web
+            // UI's own requests (no browser login dialog), as RabbitMQ.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""),
+            );
         }
         response
     };

@@ -1,7 +1,7 @@
 //! API errors as RabbitMQ's management plugin returns them: a status code and
 //! a JSON body `{"error": …, "reason": …}`.
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use warren_core::BrokerError;
@@ -68,14 +68,10 @@ impl IntoResponse for ApiError {
             ),
         };
         let body = Json(serde_json::json!({"error": error, "reason": reason}));
-        let mut response = (status, body).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Basic realm=\"RabbitMQ Management\""),
-            );
-        }
-        response
+        // No WWW-Authenticate here: a permission-denied 401 is not a login
+        // challenge (RabbitMQ's not_authorised halts without one); only
+        // the login middleware adds it for failed authentication.
+        (status, body).into_response()
     }
 }
 

@@ -21,6 +21,7 @@ async fn missing_or_bad_credentials_are_401_with_rabbitmq_shape() {
         bad.json,
         json!({"error": "not_authorised", "reason": "Login failed"})
     );
+    assert!(bad.challenge.is_some(), "a failed login is challenged");
     let unknown = api
         .call("GET", "/api/whoami", None, Some(("nobody", "x")))
         .await;
@@ -50,6 +51,12 @@ async fn tags_govern_what_a_user_may_do() {
     assert_eq!(
         (a.status, a.json["reason"].as_str()),
         (401, Some("Not administrator user"))
+    );
+    // Permission denied is no login challenge (a browser would pop its
+    // login dialog for the web UI's requests), as in RabbitMQ.
+    assert_eq!(
+        a.challenge, None,
+        "no WWW-Authenticate on permission denied"
     );
     let a = api.call("GET", "/api/nodes", None, as_("mgmt")).await;
     assert_eq!(a.status, 401);
