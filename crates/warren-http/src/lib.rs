@@ -36,7 +36,7 @@ pub struct Listeners {
 }
 
 /// How the node was started, for /api/nodes (`config_files`, `log_files`:
-/// "<stdout>" for console logging, as RabbitMQ writes it), the overview's
+/// `"<stdout>"` for console logging, as RabbitMQ writes it), the overview's
 /// `sample_retention_policies` and the certificate-expiration check.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {

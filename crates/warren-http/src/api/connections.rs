@@ -72,7 +72,7 @@ pub fn connection_json(state: &AppState, c: &ConnectionInfo) -> Value {
     out
 }
 
-/// The channel's RabbitMQ name: "<connection name> (<number>)".
+/// The channel's RabbitMQ name: `"<connection name> (<number>)"`.
 pub fn channel_name(c: &ConnectionInfo, ch: &ChannelInfo) -> String {
     format!("{} ({})", c.meta.name, ch.number)
 }

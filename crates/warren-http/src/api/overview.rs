@@ -265,7 +265,7 @@ pub const NODE_STATS: [&str; 13] = [
 /// The churn counters at the end of [`NODE_STATS`].
 const CHURN_STATS: usize = 7;
 
-/// Values in [`NODE_STATS`] order.
+/// Values in `NODE_STATS` order.
 pub fn node_values(broker: &Broker) -> Vec<u64> {
     let churn = broker.registry.churn();
     let (mut declared, mut created, mut deleted) = (0, 0, 0);
