@@ -553,19 +553,31 @@ fn trace() -> bool {
     *TRACE.get_or_init(|| std::env::var_os("FUZZ_SESSION_TRACE").is_some())
 }
 
-/// Checks that a frame the broker sent decodes as a client would decode it;
-/// true for connection.close (which the client answers with close-ok).
-fn check_frame(kind: FrameKind, payload: bytes::Bytes) -> bool {
+/// What the client does after a frame of the broker's, as a real client would.
+enum Reply {
+    /// Answer the broker's connection.close with close-ok.
+    CloseOk,
+    /// The broker answered the client's connection.close: close the socket
+    /// (RabbitMQ, and Warren, wait for the client to do so).
+    Hangup,
+}
+
+/// Checks that a frame the broker sent decodes as a client would decode it,
+/// and says what the client does next, if anything.
+fn check_frame(kind: FrameKind, payload: bytes::Bytes) -> Option<Reply> {
     match kind {
         FrameKind::Method => match spec::parse_class(&payload[..]) {
             Ok((_, method)) => {
                 if trace() {
                     eprintln!("broker: {method:?}");
                 }
-                matches!(
-                    method,
-                    AMQPClass::Connection(connection::AMQPMethod::Close(_))
-                )
+                match method {
+                    AMQPClass::Connection(connection::AMQPMethod::Close(_)) => Some(Reply::CloseOk),
+                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(_)) => {
+                        Some(Reply::Hangup)
+                    }
+                    _ => None,
+                }
             }
             Err(e) => panic!("the broker sent an undecodable method {payload:?}: {e:?}"),
         },
@@ -573,9 +585,9 @@ fn check_frame(kind: FrameKind, payload: bytes::Bytes) -> bool {
             if let Err(e) = decode_content_header(payload.clone()) {
                 panic!("the broker sent an undecodable content header {payload:?}: {e}");
             }
-            false
+            None
         }
-        FrameKind::Body | FrameKind::Heartbeat => false,
+        FrameKind::Body | FrameKind::Heartbeat => None,
     }
 }
 
@@ -598,13 +610,22 @@ async fn run(script: Script) {
         .await
         .expect("connect to the broker");
     let (mut reader, mut writer) = stream.into_split();
-    // The reader asks the writer to answer the broker's connection.close.
-    let (answer, mut answers) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // The reader asks the writer to answer the broker's connection.close,
+    // or to close the socket once the broker has sent close-ok.
+    let (answer, mut answers) = tokio::sync::mpsc::unbounded_channel::<Reply>();
     let write = async move {
         // The broker may close before reading everything: not an error.
         let _ = writer.write_all(&script.bytes).await;
-        while answers.recv().await.is_some() {
-            let _ = writer.write_all(&close_ok()).await;
+        while let Some(reply) = answers.recv().await {
+            match reply {
+                Reply::CloseOk => {
+                    let _ = writer.write_all(&close_ok()).await;
+                }
+                Reply::Hangup => {
+                    let _ = writer.shutdown().await;
+                    break;
+                }
+            }
         }
         writer
     };
@@ -614,8 +635,8 @@ async fn run(script: Script) {
             while let Some(frame) = decode_frame(&mut input, 0)
                 .unwrap_or_else(|e| panic!("the broker sent an undecodable frame: {e}"))
             {
-                if check_frame(frame.kind, frame.payload) {
-                    let _ = answer.send(());
+                if let Some(reply) = check_frame(frame.kind, frame.payload) {
+                    let _ = answer.send(reply);
                 }
             }
             match reader.read_buf(&mut input).await {
