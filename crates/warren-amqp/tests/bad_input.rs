@@ -534,12 +534,7 @@ async fn unknown_mechanism_closes_the_connection() {
 #[tokio::test]
 async fn missing_vhost_is_not_allowed() {
     let broker = TestBroker::start().await;
-    let mut c = RawClient::connect(&broker).await;
-    c.send(HEADER).await;
-    c.expect_start().await;
-    c.send_start_ok("PLAIN", b"\0guest\0guest").await;
-    c.expect_tune().await;
-    c.send_tune_ok(Tune::default()).await;
+    let mut c = RawClient::tuned(&broker, Tune::default()).await;
     c.send_open("no-such-vhost").await;
     // RabbitMQ tags the error with the method that failed: connection.open,
     // and tells a missing vhost from a refused one (3.10.8: "vhost X not found").

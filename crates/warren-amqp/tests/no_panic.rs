@@ -304,12 +304,7 @@ async fn an_unknown_210_byte_auth_mechanism_is_a_truncated_503_before_login() {
 #[tokio::test]
 async fn opening_a_250_byte_vhost_is_a_truncated_530() {
     let broker = TestBroker::start().await;
-    let mut c = RawClient::connect(&broker).await;
-    c.send(HEADER).await;
-    c.expect_start().await;
-    c.send_start_ok("PLAIN", b"\0guest\0guest").await;
-    c.expect_tune().await;
-    c.send_tune_ok(Tune::default()).await;
+    let mut c = RawClient::tuned(&broker, Tune::default()).await;
     let vhost = "v".repeat(250);
     c.send_open(&vhost).await;
     let close = c.expect_connection_close().await;

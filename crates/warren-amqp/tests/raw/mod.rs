@@ -252,14 +252,21 @@ impl RawClient {
         Self::open_with(broker, Tune::default()).await
     }
 
-    /// Connects and completes the handshake with `tune` as the tune-ok values.
-    pub async fn open_with(broker: &TestBroker, tune: Tune) -> RawClient {
+    /// Connects and logs in as guest up to tune-ok (with `tune`), leaving
+    /// connection.open to the test.
+    pub async fn tuned(broker: &TestBroker, tune: Tune) -> RawClient {
         let mut c = Self::connect(broker).await;
         c.send(HEADER).await;
         c.expect_start().await;
         c.send_start_ok("PLAIN", b"\0guest\0guest").await;
         c.expect_tune().await;
         c.send_tune_ok(tune).await;
+        c
+    }
+
+    /// Connects and completes the handshake with `tune` as the tune-ok values.
+    pub async fn open_with(broker: &TestBroker, tune: Tune) -> RawClient {
+        let mut c = Self::tuned(broker, tune).await;
         c.send_open("/").await;
         c.expect_open_ok().await;
         c
