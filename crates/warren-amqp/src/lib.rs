@@ -19,5 +19,6 @@ mod session;
 mod text;
 pub mod tls;
 mod transport;
+pub mod value;
 
 pub use server::{Server, ServerHandle};

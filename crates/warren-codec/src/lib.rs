@@ -15,6 +15,6 @@ pub mod properties;
 pub mod table;
 
 pub use amq_protocol::protocol::{self as spec, AMQPClass};
-pub use amq_protocol::types::{AMQPValue, FieldTable, LongString, ShortString};
+pub use amq_protocol::types::{AMQPValue, DecimalValue, FieldTable, LongString, ShortString};
 pub use error::CodecError;
 pub use frame::{Frame, FrameKind, PROTOCOL_HEADER};

@@ -33,6 +33,7 @@ pub mod reply_to;
 pub mod scheduler;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod value;
 pub mod vhost;
 pub mod vhost_limits;
 
