@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use warren_core::Broker;
 
+use crate::config::AmqpConfig;
 use crate::handshake::{handshake, CertificateLogin, Handshake, HandshakeError, PeerInfo};
 use crate::tls::{AmqpsSettings, Subject};
 use crate::transport::{TlsTransport, Transport};
@@ -18,6 +19,7 @@ pub async fn open(
     mut stream: TcpStream,
     peer: SocketAddr,
     broker: &Arc<Broker>,
+    config: &AmqpConfig,
     tls: Option<&AmqpsSettings>,
 ) -> Result<(Transport, Handshake), HandshakeError> {
     let local = stream.local_addr().ok();
@@ -28,7 +30,7 @@ pub async fn open(
             tls: false,
             certificate: None,
         };
-        let handshake = handshake(&mut stream, &client, broker).await?;
+        let handshake = handshake(&mut stream, &client, broker, config).await?;
         return Ok((Transport::Plain(stream), handshake));
     };
     let mut stream = TlsAcceptor::from(tls.config.clone())
@@ -56,7 +58,7 @@ pub async fn open(
         tls: true,
         certificate,
     };
-    let handshake = handshake(&mut stream, &client, broker).await?;
+    let handshake = handshake(&mut stream, &client, broker, config).await?;
     let (tcp, session) = stream.into_inner();
     let transport = TlsTransport::new(tcp, session)?;
     Ok((Transport::Tls(Box::new(transport)), handshake))

@@ -21,6 +21,7 @@ use warren_core::alarms::AlarmSet;
 use warren_core::{Broker, BrokerError, Queue};
 
 use crate::channel::{Channel, Fault};
+use crate::config::AmqpConfig;
 use crate::flow::Flow;
 use crate::handshake::{codec_error, HandshakeError};
 use crate::outbox::Outgoing;
@@ -84,14 +85,15 @@ pub async fn serve(
     peer: SocketAddr,
     broker: Arc<Broker>,
     tls: Option<AmqpsSettings>,
+    config: Arc<AmqpConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let label = crate::log_lines::connection_label(peer, stream.local_addr().ok());
     crate::log_lines::accepting(&label);
-    let timeout = broker.config.handshake_timeout;
+    let timeout = config.handshake_timeout;
     // The handshake timeout covers the TLS handshake too.
-    let opening = crate::accept::open(stream, peer, &broker, tls.as_ref());
+    let opening = crate::accept::open(stream, peer, &broker, &config, tls.as_ref());
     let (mut stream, handshake) = match tokio::time::timeout(timeout, opening).await {
         Ok(Ok(h)) => h,
         Ok(Err(HandshakeError::Refused(e))) => {

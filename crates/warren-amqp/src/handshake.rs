@@ -17,6 +17,7 @@ use warren_core::definitions::json::table_to_json;
 use warren_core::registry::ConnectionMeta;
 use warren_core::{Broker, BrokerError};
 
+use crate::config::AmqpConfig;
 use crate::outbox::{Outbox, OutboxCloser};
 use crate::session::{ClientCapabilities, Session};
 use crate::text::reply_text;
@@ -197,6 +198,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     client: &PeerInfo,
     broker: &Arc<Broker>,
+    config: &AmqpConfig,
 ) -> Result<Handshake, HandshakeError> {
     let peer = client.addr;
     let mut header = [0u8; 8];
@@ -253,7 +255,6 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 .await)
         }
     };
-    let config = &broker.config;
     let server_heartbeat = config.heartbeat.as_secs().min(u16::MAX as u64) as u16;
     wire.send(AMQPClass::Connection(connection::AMQPMethod::Tune(
         connection::Tune {
@@ -295,7 +296,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let vhost_name = if vhost_name.is_empty() {
-        config.default_vhost.clone()
+        broker.config.default_vhost.clone()
     } else {
         vhost_name
     };

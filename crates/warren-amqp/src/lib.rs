@@ -8,6 +8,7 @@
 
 mod accept;
 mod channel;
+pub mod config;
 mod connection;
 mod flow;
 mod handshake;
@@ -21,4 +22,5 @@ pub mod tls;
 mod transport;
 pub mod value;
 
+pub use config::AmqpConfig;
 pub use server::{Server, ServerHandle};

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use warren_core::vhost_limits::ConnectionSlot;
 use warren_core::Broker;
 
+use crate::config::AmqpConfig;
 use crate::connection;
 use crate::tls::AmqpsSettings;
 
@@ -21,6 +22,7 @@ pub struct Server {
     listener: TcpListener,
     broker: Arc<Broker>,
     tls: Option<AmqpsSettings>,
+    config: Arc<AmqpConfig>,
 }
 
 /// A running listener; dropping it does not stop it, [`ServerHandle::shutdown`] does.
@@ -38,6 +40,7 @@ impl Server {
             listener,
             broker,
             tls: None,
+            config: Arc::default(),
         })
     }
 
@@ -53,7 +56,15 @@ impl Server {
             listener,
             broker,
             tls: Some(tls),
+            config: Arc::default(),
         })
+    }
+
+    /// Uses `config` instead of RabbitMQ's defaults for the connections
+    /// this listener accepts.
+    pub fn with_config(mut self, config: AmqpConfig) -> Server {
+        self.config = Arc::new(config);
+        self
     }
 
     /// The address actually bound.
@@ -68,7 +79,13 @@ impl Server {
         let addr = self.local_addr();
         let (tx, rx) = watch::channel(false);
         crate::monitor::spawn_monitor(&self.broker);
-        let task = tokio::spawn(accept_loop(self.listener, self.broker, self.tls, rx));
+        let task = tokio::spawn(accept_loop(
+            self.listener,
+            self.broker,
+            self.tls,
+            self.config,
+            rx,
+        ));
         ServerHandle {
             addr,
             shutdown: tx,
@@ -111,6 +128,7 @@ async fn accept_loop(
     listener: TcpListener,
     broker: Arc<Broker>,
     tls: Option<AmqpsSettings>,
+    config: Arc<AmqpConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -122,7 +140,7 @@ async fn accept_loop(
                         drop(stream);
                         continue;
                     };
-                    let serve = connection::serve(stream, peer, broker.clone(), tls.clone(), shutdown.clone());
+                    let serve = connection::serve(stream, peer, broker.clone(), tls.clone(), config.clone(), shutdown.clone());
                     connections.spawn(async move {
                         serve.await;
                         drop(slot);

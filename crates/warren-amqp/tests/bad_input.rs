@@ -22,6 +22,7 @@ use raw::{
 };
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
+use warren_amqp::AmqpConfig;
 use warren_codec::spec::{channel, connection, queue};
 use warren_codec::{AMQPClass, AMQPValue, FrameKind};
 use warren_core::BrokerConfig;
@@ -577,7 +578,7 @@ async fn frame_max_out_of_bounds_is_not_allowed() {
 
 #[tokio::test]
 async fn silent_client_is_dropped_after_the_handshake_timeout() {
-    let broker = TestBroker::start_with(BrokerConfig {
+    let broker = TestBroker::start_amqp(AmqpConfig {
         handshake_timeout: Duration::from_millis(300),
         ..Default::default()
     })

@@ -231,7 +231,7 @@ async fn five_mib_body_arrives_intact() {
 #[tokio::test]
 async fn bodies_around_the_frame_size_arrive_intact() {
     let broker = TestBroker::start().await;
-    let frame_max = broker.broker.config.frame_max as usize;
+    let frame_max = warren_amqp::AmqpConfig::default().frame_max as usize;
     // A body frame carries at most frame_max - 8 bytes of payload.
     let per_frame = frame_max - 8;
     let conn = broker.lapin().await;

@@ -29,6 +29,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use warren_amqp::tls::{server_config, AmqpsSettings, CertLoginFrom, TlsError, TlsOptions, Verify};
+use warren_amqp::AmqpConfig;
 use warren_codec::frame::decode_frame;
 use warren_codec::spec::connection;
 use warren_codec::{AMQPClass, FrameKind};
@@ -432,13 +433,14 @@ async fn plain_amqp_and_garbage_on_the_tls_port_are_dropped() {
         let _ = within(tcp.read_to_end(&mut sink)).await;
     }
     // A client that sends nothing is dropped after the handshake timeout.
-    let config = BrokerConfig {
+    let amqp = AmqpConfig {
         handshake_timeout: Duration::from_millis(200),
-        ..BrokerConfig::default()
+        ..AmqpConfig::default()
     };
     let options = pki.server_options(Verify::None, false);
-    let quick = TestBroker::start_tls(
-        config,
+    let quick = TestBroker::start_tls_with(
+        BrokerConfig::default(),
+        amqp,
         AmqpsSettings {
             config: server_config(&options).unwrap(),
             login_from: CertLoginFrom::CommonName,

@@ -18,7 +18,8 @@ use crate::registry::Registry;
 use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 
-/// Settings that govern protocol behaviour, with RabbitMQ's defaults.
+/// The broker's settings, with RabbitMQ's defaults. Protocol adapters keep
+/// their own (frame and channel limits, heartbeats: `warren_amqp::AmqpConfig`).
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     /// User created at start (default "guest").
@@ -29,16 +30,8 @@ pub struct BrokerConfig {
     pub default_vhost: String,
     /// Users that may only log in from loopback addresses (default ["guest"]).
     pub loopback_users: Vec<String>,
-    /// Highest channel number a client may use (default 2047).
-    pub channel_max: u16,
-    /// Largest frame, in bytes, including framing (default 131072).
-    pub frame_max: u32,
-    /// Heartbeat interval the server suggests (default 60 s; 0 disables).
-    pub heartbeat: Duration,
     /// Largest message body accepted (default 128 MiB).
     pub max_message_size: u64,
-    /// Time a client has to complete the AMQP handshake (default 10 s).
-    pub handshake_timeout: Duration,
     /// How long a delivery may stay unacknowledged before its channel is
     /// closed with 406 PRECONDITION_FAILED (default 30 minutes; None disables).
     /// Config file key `consumer_timeout`, in milliseconds, as in RabbitMQ.
@@ -64,11 +57,7 @@ impl Default for BrokerConfig {
             default_pass: "guest".into(),
             default_vhost: "/".into(),
             loopback_users: vec!["guest".into()],
-            channel_max: 2047,
-            frame_max: 131_072,
-            heartbeat: Duration::from_secs(60),
             max_message_size: 128 * 1024 * 1024,
-            handshake_timeout: Duration::from_secs(10),
             consumer_timeout: Some(Duration::from_secs(30 * 60)),
             vm_memory_high_watermark: MemoryWatermark::Relative(0.4),
             disk_free_limit: DiskFreeLimit::Absolute(50_000_000),

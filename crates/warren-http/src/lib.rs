@@ -48,6 +48,9 @@ pub struct NodeInfo {
     pub tls: Vec<certs::TlsListenerFiles>,
     /// The rate sampler's interval (collect_statistics_interval).
     pub stats_interval: Duration,
+    /// The protocol adapters' settings under their rabbitmq.conf names
+    /// (`channel_max`, `frame_max`, …), for /api/environment.
+    pub protocol_settings: Vec<(String, u64)>,
 }
 
 impl Default for NodeInfo {
@@ -57,6 +60,7 @@ impl Default for NodeInfo {
             log_files: Vec::new(),
             tls: Vec::new(),
             stats_interval: Duration::from_secs(5),
+            protocol_settings: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use warren_amqp::AmqpConfig;
 use warren_core::alarms::{DiskFreeLimit, MemoryWatermark};
 use warren_core::BrokerConfig;
 
@@ -66,8 +67,11 @@ pub struct Settings {
     pub metrics: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Protocol settings for the core.
+    /// Settings of the core.
     pub broker: BrokerConfig,
+    /// Handshake limits of the AMQP listeners (`channel_max`, `frame_max`,
+    /// `heartbeat`, `handshake_timeout`).
+    pub amqp_config: AmqpConfig,
     /// Definitions files or directories (RabbitMQ JSON) to import at start.
     pub load_definitions: Vec<PathBuf>,
     /// How often message rates are sampled (collect_statistics_interval).
@@ -213,6 +217,7 @@ impl ServeArgs {
             .collect();
         let mut broker = BrokerConfig::default();
         protocol_settings(&conf, &mut broker)?;
+        let amqp_config = amqp_settings(&conf)?;
         resource_limits(&conf, &mut broker)?;
         broker.connection_max = limit(&conf, "connection_max")?;
         broker.consumer_max_per_channel = limit(&conf, "consumer_max_per_channel")?;
@@ -244,6 +249,7 @@ impl ServeArgs {
             log: crate::logging::settings(&conf, &data_dir)?,
             data_dir,
             broker,
+            amqp_config,
             load_definitions: definitions_paths(self, &conf)?,
             stats_interval: Duration::from_millis(
                 number::<u64>(&conf, "collect_statistics_interval")?
@@ -257,7 +263,25 @@ impl ServeArgs {
     }
 }
 
-/// Users, vhost and the AMQP protocol's negotiated limits and timeouts.
+/// The AMQP protocol's negotiated limits and timeouts.
+fn amqp_settings(conf: &HashMap<String, String>) -> anyhow::Result<AmqpConfig> {
+    let mut amqp = AmqpConfig::default();
+    if let Some(v) = number::<u16>(conf, "channel_max")? {
+        amqp.channel_max = v;
+    }
+    if let Some(v) = number::<u32>(conf, "frame_max")? {
+        amqp.frame_max = v;
+    }
+    if let Some(v) = number::<u64>(conf, "heartbeat")? {
+        amqp.heartbeat = Duration::from_secs(v);
+    }
+    if let Some(v) = number::<u64>(conf, "handshake_timeout")? {
+        amqp.handshake_timeout = Duration::from_millis(v);
+    }
+    Ok(amqp)
+}
+
+/// Users, vhost, message size and consumer timeout.
 fn protocol_settings(
     conf: &HashMap<String, String>,
     broker: &mut BrokerConfig,
@@ -272,20 +296,8 @@ fn protocol_settings(
         broker.default_vhost = v.clone();
     }
     broker.loopback_users = loopback_users(conf, &broker.default_user);
-    if let Some(v) = number::<u16>(conf, "channel_max")? {
-        broker.channel_max = v;
-    }
-    if let Some(v) = number::<u32>(conf, "frame_max")? {
-        broker.frame_max = v;
-    }
-    if let Some(v) = number::<u64>(conf, "heartbeat")? {
-        broker.heartbeat = Duration::from_secs(v);
-    }
     if let Some(v) = number::<u64>(conf, "max_message_size")? {
         broker.max_message_size = v;
-    }
-    if let Some(v) = number::<u64>(conf, "handshake_timeout")? {
-        broker.handshake_timeout = Duration::from_millis(v);
     }
     if conf.get("consumer_timeout").map(String::as_str) == Some("false") {
         broker.consumer_timeout = None;
@@ -393,7 +405,7 @@ mod tests {
         assert_eq!(s.amqp, vec![SocketAddr::from(([0, 0, 0, 0], 5999))]);
         assert_eq!(s.http, SocketAddr::from(([0, 0, 0, 0], 17000)));
         assert_eq!(s.metrics.port(), 15692);
-        assert_eq!(s.broker.heartbeat, Duration::from_secs(30));
+        assert_eq!(s.amqp_config.heartbeat, Duration::from_secs(30));
         assert_eq!(s.broker.consumer_timeout, Some(Duration::from_secs(900)));
         assert!(s.broker.loopback_users.is_empty());
         assert_eq!(s.data_dir, PathBuf::from("./data"));

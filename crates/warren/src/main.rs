@@ -110,9 +110,10 @@ async fn serve(
     }
     let mut servers = Vec::new();
     for addr in &settings.amqp {
-        servers.push(Server::bind(broker.clone(), *addr).await.with_context(|| {
+        let server = Server::bind(broker.clone(), *addr).await.with_context(|| {
             format!("cannot listen for AMQP on {addr} (is the port already in use?)")
-        })?);
+        })?;
+        servers.push(server.with_config(settings.amqp_config.clone()));
     }
     let http_addr = settings.http;
     let metrics_addr = settings.metrics;
@@ -134,7 +135,7 @@ async fn serve(
                 .with_context(|| {
                     format!("cannot listen for AMQPS on {addr} (is the port already in use?)")
                 })?;
-            tls_servers.push(server);
+            tls_servers.push(server.with_config(settings.amqp_config.clone()));
         }
     }
     let https = match (&settings.https, https_tls) {
@@ -198,6 +199,12 @@ async fn serve(
         log_files,
         tls,
         stats_interval: settings.stats_interval,
+        protocol_settings: settings
+            .amqp_config
+            .settings()
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
     };
     let http = http
         .set_listeners(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use warren_amqp::AmqpConfig;
 use warren_amqp::{Server, ServerHandle};
 use warren_core::{Broker, BrokerConfig};
 
@@ -34,6 +35,11 @@ impl TestBroker {
     /// Starts a broker with the given settings.
     pub async fn start_with(config: BrokerConfig) -> TestBroker {
         Self::start_on(Broker::new(config)).await
+    }
+
+    /// Starts a broker whose AMQP listener uses `amqp` (handshake limits).
+    pub async fn start_amqp(amqp: AmqpConfig) -> TestBroker {
+        Self::start_on_with(Broker::new(BrokerConfig::default()), amqp).await
     }
 
     /// Starts a broker whose TTLs and expiries read time from `clock`.
@@ -73,9 +79,14 @@ impl TestBroker {
     }
 
     async fn start_on(broker: Arc<Broker>) -> TestBroker {
+        Self::start_on_with(broker, AmqpConfig::default()).await
+    }
+
+    async fn start_on_with(broker: Arc<Broker>, amqp: AmqpConfig) -> TestBroker {
         let server = Server::bind(broker.clone(), "127.0.0.1:0".parse().unwrap())
             .await
-            .expect("bind an ephemeral port");
+            .expect("bind an ephemeral port")
+            .with_config(amqp);
         let handle = server.start();
         TestBroker {
             broker,
@@ -92,10 +103,20 @@ impl TestBroker {
         config: BrokerConfig,
         tls: warren_amqp::tls::AmqpsSettings,
     ) -> TestBroker {
-        let mut broker = Self::start_with(config).await;
+        Self::start_tls_with(config, AmqpConfig::default(), tls).await
+    }
+
+    /// [`TestBroker::start_tls`] with `amqp` for both listeners.
+    pub async fn start_tls_with(
+        config: BrokerConfig,
+        amqp: AmqpConfig,
+        tls: warren_amqp::tls::AmqpsSettings,
+    ) -> TestBroker {
+        let mut broker = Self::start_on_with(Broker::new(config), amqp.clone()).await;
         let server = Server::bind_tls(broker.broker.clone(), "127.0.0.1:0".parse().unwrap(), tls)
             .await
-            .expect("bind an ephemeral port");
+            .expect("bind an ephemeral port")
+            .with_config(amqp);
         let handle = server.start();
         broker.tls_addr = Some(handle.local_addr());
         broker.tls_handle = Some(handle);

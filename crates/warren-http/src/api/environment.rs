@@ -27,14 +27,10 @@ pub async fn environment(
     put("default_user", json!(c.default_user));
     put("default_vhost", json!(c.default_vhost));
     put("loopback_users", json!(c.loopback_users));
-    put("channel_max", json!(c.channel_max));
-    put("frame_max", json!(c.frame_max));
-    put("heartbeat", json!(c.heartbeat.as_secs()));
+    for (key, value) in &state.node_info.protocol_settings {
+        put(key, json!(value));
+    }
     put("max_message_size", json!(c.max_message_size));
-    put(
-        "handshake_timeout",
-        json!(c.handshake_timeout.as_millis() as u64),
-    );
     put(
         "consumer_timeout",
         c.consumer_timeout
