@@ -12,7 +12,6 @@ use crate::auth::Users;
 use crate::clock::{Clock, SystemClock};
 use crate::error::BrokerError;
 use crate::names::{check_name, NameTooLong};
-use crate::policies::PolicyStore;
 use crate::rates::RateTable;
 use crate::registry::Registry;
 use crate::scheduler::Scheduler;
@@ -75,8 +74,8 @@ pub struct Broker {
     pub users: Users,
     /// Live connections and channels, with their counters.
     pub registry: Registry,
-    /// Policy definitions.
-    pub policies: PolicyStore,
+    /// Run after a policy is set or cleared (persistence saves them).
+    pub(crate) policies_changed: crate::persistence::ChangeHook,
     /// Message rates, filled by a periodic sampler.
     pub rates: RateTable,
     /// Memory and disk alarms.
@@ -124,7 +123,7 @@ impl Broker {
             config,
             users,
             registry: Registry::default(),
-            policies: PolicyStore::default(),
+            policies_changed: Default::default(),
             rates: RateTable::default(),
             started_at: std::time::Instant::now(),
             open_sockets: Arc::new(std::sync::atomic::AtomicI64::new(0)),
@@ -197,7 +196,6 @@ impl Broker {
             vhost.remove_queue(&queue);
         }
         self.users.forget_vhost(name);
-        self.policies.forget_vhost(name);
         if let Some(p) = self.persistence.get() {
             p.drop_vhost(name);
         }

@@ -50,6 +50,13 @@ pub enum ApplyTo {
     Exchanges,
     /// Queues and exchanges.
     All,
+    /// Classic queues only (RabbitMQ 3.12+; every Warren queue is classic).
+    ClassicQueues,
+    /// Quorum queues only (RabbitMQ 3.12+; Warren has none, so it applies to
+    /// nothing yet).
+    QuorumQueues,
+    /// Streams only (RabbitMQ 3.12+; Warren has none yet).
+    Streams,
 }
 
 impl ApplyTo {
@@ -59,6 +66,9 @@ impl ApplyTo {
             "queues" => Ok(ApplyTo::Queues),
             "exchanges" => Ok(ApplyTo::Exchanges),
             "all" => Ok(ApplyTo::All),
+            "classic_queues" => Ok(ApplyTo::ClassicQueues),
+            "quorum_queues" => Ok(ApplyTo::QuorumQueues),
+            "streams" => Ok(ApplyTo::Streams),
             other => Err(PolicyError::Invalid(format!(
                 "\"{other}\" is not a valid apply-to value"
             ))),
@@ -71,11 +81,18 @@ impl ApplyTo {
             ApplyTo::Queues => "queues",
             ApplyTo::Exchanges => "exchanges",
             ApplyTo::All => "all",
+            ApplyTo::ClassicQueues => "classic_queues",
+            ApplyTo::QuorumQueues => "quorum_queues",
+            ApplyTo::Streams => "streams",
         }
     }
 
+    /// Whether it covers (classic) queues.
     fn covers_queues(&self) -> bool {
-        matches!(self, ApplyTo::Queues | ApplyTo::All)
+        matches!(
+            self,
+            ApplyTo::Queues | ApplyTo::All | ApplyTo::ClassicQueues
+        )
     }
 
     fn covers_exchanges(&self) -> bool {
@@ -96,6 +113,27 @@ pub enum PolicyValue {
 }
 
 impl PolicyValue {
+    /// The value as the JSON a client sent.
+    pub fn from_json(value: &serde_json::Value) -> PolicyValue {
+        match value {
+            serde_json::Value::Number(n) if n.is_i64() => {
+                PolicyValue::Int(n.as_i64().unwrap_or_default())
+            }
+            serde_json::Value::String(s) => PolicyValue::Str(s.clone()),
+            other => PolicyValue::Other(other.to_string()),
+        }
+    }
+
+    /// The JSON form, for listing and export.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            PolicyValue::Int(v) => serde_json::Value::from(*v),
+            PolicyValue::Str(s) => serde_json::Value::String(s.clone()),
+            PolicyValue::Other(text) => serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
+        }
+    }
+
     /// RabbitMQ's `~p` rendering, used in validation errors.
     fn render(&self) -> String {
         match self {
@@ -119,7 +157,7 @@ pub enum PolicyError {
 
 /// The recognised keys of a policy definition, validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PolicyDefinition {
+pub struct PolicyKeys {
     /// `message-ttl` (ms).
     pub message_ttl: Option<u64>,
     /// `expires` (ms).
@@ -154,7 +192,7 @@ fn string(value: &PolicyValue) -> Option<Arc<str>> {
     }
 }
 
-impl PolicyDefinition {
+impl PolicyKeys {
     /// Validates a definition as RabbitMQ's `rabbit_policies` does.
     pub fn parse(kind: PolicyKind, entries: &[(String, PolicyValue)]) -> Result<Self, PolicyError> {
         if entries.is_empty() {
@@ -175,7 +213,7 @@ impl PolicyDefinition {
                 unknown.join(",")
             )));
         }
-        let mut def = PolicyDefinition::default();
+        let mut def = PolicyKeys::default();
         for (key, value) in entries {
             def.set(key, value)?;
         }
@@ -270,7 +308,7 @@ pub struct Policy {
     /// The definition as given (for listing).
     pub raw_definition: Vec<(String, PolicyValue)>,
     /// The validated definition.
-    pub definition: PolicyDefinition,
+    pub definition: PolicyKeys,
     regex: Regex,
 }
 
@@ -280,7 +318,7 @@ impl Policy {
         let regex = Regex::new(&spec.pattern).map_err(|_| {
             PolicyError::Invalid(format!("\"{}\" is not a valid regex", spec.pattern))
         })?;
-        let definition = PolicyDefinition::parse(kind, &spec.definition)?;
+        let definition = PolicyKeys::parse(kind, &spec.definition)?;
         Ok(Policy {
             name: spec.name.into(),
             pattern: spec.pattern,
@@ -290,6 +328,23 @@ impl Policy {
             definition,
             regex,
         })
+    }
+
+    /// The policy in RabbitMQ's JSON shape (what the management API lists and
+    /// definitions export), for the vhost `vhost`.
+    pub fn document(&self, vhost: &str) -> crate::policies::PolicyDefinition {
+        crate::policies::PolicyDefinition {
+            vhost: vhost.to_string(),
+            name: self.name.to_string(),
+            pattern: self.pattern.clone(),
+            apply_to: self.apply_to.as_str().to_string(),
+            definition: self
+                .raw_definition
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+            priority: self.priority,
+        }
     }
 
     /// Whether the policy applies to a queue (`is_queue`) or exchange named `name`.

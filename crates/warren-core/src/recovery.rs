@@ -70,7 +70,7 @@ impl Broker {
                 }
             }
         });
-        broker.policies.changed.set(move || {
+        broker.policies_changed.set(move || {
             if let Some(b) = weak.upgrade() {
                 b.save_access();
             }
@@ -115,7 +115,7 @@ impl Broker {
         if let Some(p) = self.persistence.get() {
             let mut defs = definitions::Definitions::default();
             definitions::apply::export_access(self, &mut defs);
-            defs.policies = self.policies.list(None);
+            defs.policies = self.policies(None);
             defs.parameters = definitions::parameters::export_vhost_limits(self, None);
             p.save_access(&defs);
         }

@@ -809,6 +809,15 @@ impl VHost {
         self.policies.read().list(kind)
     }
 
+    /// The policy of a kind named `name`.
+    pub fn policy(&self, kind: PolicyKind, name: &str) -> Option<Arc<Policy>> {
+        self.policies
+            .read()
+            .list(kind)
+            .into_iter()
+            .find(|p| &*p.name == name)
+    }
+
     /// Recomputes every queue's settings and exchange's alternate exchange.
     fn apply_policies(&self) {
         for queue in self.queues() {

@@ -68,7 +68,7 @@ pub fn export(broker: &Broker, vhost: Option<&str>) -> Definitions {
     if vhost.is_none() {
         export_access(broker, &mut defs);
     }
-    defs.policies = broker.policies.list(vhost);
+    defs.policies = broker.policies(vhost);
     defs.parameters = super::parameters::export_vhost_limits(broker, vhost);
     for v in &vhosts {
         export_vhost(v, &mut defs);

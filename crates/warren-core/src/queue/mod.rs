@@ -316,6 +316,15 @@ impl Queue {
         self.state.lock().settings.clone()
     }
 
+    /// Names of the user policy and the operator policy in force.
+    pub fn policy_names(&self) -> (Option<Arc<str>>, Option<Arc<str>>) {
+        let state = self.state.lock();
+        (
+            state.settings.policy.clone(),
+            state.settings.operator_policy.clone(),
+        )
+    }
+
     /// The scheduler (clock and timers) this queue uses.
     pub fn scheduler(&self) -> &Arc<Scheduler> {
         &self.scheduler

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use warren_codec::FieldTable;
 
 use crate::args::{as_i64, as_str};
-use crate::policy::{EffectivePolicies, PolicyDefinition};
+use crate::policy::{EffectivePolicies, PolicyKeys};
 
 /// What a queue does when a publish would take it past its length limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,11 +68,11 @@ fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// Merges a user policy with an operator policy (smaller numeric limits win).
-fn merged(policies: &EffectivePolicies) -> PolicyDefinition {
-    let empty = PolicyDefinition::default();
+fn merged(policies: &EffectivePolicies) -> PolicyKeys {
+    let empty = PolicyKeys::default();
     let user = policies.user.as_ref().map_or(&empty, |p| &p.definition);
     let op = policies.operator.as_ref().map_or(&empty, |p| &p.definition);
-    PolicyDefinition {
+    PolicyKeys {
         message_ttl: min_opt(user.message_ttl, op.message_ttl),
         expires: min_opt(user.expires, op.expires),
         max_length: min_opt(user.max_length, op.max_length),

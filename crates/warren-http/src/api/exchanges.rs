@@ -37,7 +37,7 @@ pub fn exchange_json(state: &AppState, vhost: &str, x: &Exchange) -> Value {
         "internal": x.options.internal,
         "arguments": table_to_json(&x.options.arguments),
         "user_who_performed_action": "",
-        "policy": state.broker.policies.matching(vhost, &x.name, false).map(|p| p.name),
+        "policy": x.policy_name().as_deref(),
         "message_stats": stats::message_stats(&EXCHANGE_STATS, &values, &rates),
     })
 }

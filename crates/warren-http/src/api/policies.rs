@@ -28,8 +28,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let items = state
         .broker
-        .policies
-        .list(None)
+        .policies(None)
         .iter()
         .filter(|p| can_see_vhost(&state, &user, &p.vhost))
         .map(to_json)
@@ -47,8 +46,7 @@ pub async fn list_in(
     check_vhost(&state, &user, &vhost)?;
     let items = state
         .broker
-        .policies
-        .list(Some(&vhost))
+        .policies(Some(&vhost))
         .iter()
         .map(to_json)
         .collect();
@@ -64,8 +62,7 @@ pub async fn one(
     check_vhost(&state, &user, &vhost)?;
     let p = state
         .broker
-        .policies
-        .get(&vhost, &name)
+        .policy(&vhost, &name)
         .ok_or(ApiError::NotFound)?;
     Ok(Json(to_json(&p)))
 }
@@ -94,7 +91,7 @@ pub async fn put(
 ) -> ApiResult<StatusCode> {
     user.require_policymaker()?;
     check_vhost(&state, &user, &vhost)?;
-    let existed = state.broker.policies.get(&vhost, &name).is_some();
+    let existed = state.broker.policy(&vhost, &name).is_some();
     state
         .broker
         .set_policy(PolicyDefinition {

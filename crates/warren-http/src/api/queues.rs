@@ -50,7 +50,8 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
     let ready = q.ready_stats();
     let unacked = q.unacked();
     let capacity = consumer_capacity(&consumers, ready.messages);
-    let policy = state.broker.policies.matching(&q.vhost, &q.name, true);
+    let (policy_name, operator_policy) = q.policy_names();
+    let policy = policy_name.and_then(|name| state.broker.policy(&q.vhost, &name));
     let mut message_stats = Map::new();
     stats::put_counters_sampled(
         &mut message_stats,
@@ -93,7 +94,7 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
         "messages_unacknowledged_ram": unacked,
         "messages_paged_out": ready.messages - ready.in_memory,
         "policy": policy.as_ref().map(|p| p.name.clone()),
-        "operator_policy": Value::Null,
+        "operator_policy": operator_policy.as_deref(),
         "effective_policy_definition": policy.map_or_else(|| json!({}), |p| Value::Object(p.definition)),
         "message_stats": message_stats,
     });
