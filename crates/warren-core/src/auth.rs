@@ -80,7 +80,7 @@ pub struct Users {
     topic_permissions: RwLock<HashMap<(String, String), Vec<TopicPermission>>>,
     loopback_users: Vec<String>,
     /// Run after every change (the broker persists users and permissions).
-    pub changed: crate::persistence::ChangeHook,
+    pub changed: crate::hook::ChangeHook,
     /// Login attempts per protocol (rabbitmq_auth_attempts_* metrics).
     pub auth_attempts: AuthAttempts,
 }

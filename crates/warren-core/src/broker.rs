@@ -75,7 +75,7 @@ pub struct Broker {
     /// Live connections and channels, with their counters.
     pub registry: Registry,
     /// Run after a policy is set or cleared (persistence saves them).
-    pub(crate) policies_changed: crate::persistence::ChangeHook,
+    pub(crate) policies_changed: crate::hook::ChangeHook,
     /// Message rates, filled by a periodic sampler.
     pub rates: RateTable,
     /// Memory and disk alarms.

@@ -17,6 +17,7 @@ pub mod definitions;
 pub mod enqueue;
 pub mod error;
 pub mod exchange;
+pub mod hook;
 pub mod message;
 pub mod names;
 pub mod permissions;

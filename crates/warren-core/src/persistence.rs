@@ -22,24 +22,6 @@ use crate::queue::Queue;
 
 const ACCESS_KEY: &str = "access";
 
-/// A callback run after a definition changes, so it can be persisted.
-#[derive(Default)]
-pub struct ChangeHook(OnceLock<Box<dyn Fn() + Send + Sync>>);
-
-impl ChangeHook {
-    /// Installs the callback (only the first call has an effect).
-    pub fn set(&self, f: impl Fn() + Send + Sync + 'static) {
-        let _ = self.0.set(Box::new(f));
-    }
-
-    /// Runs the callback, if any.
-    pub fn fire(&self) {
-        if let Some(f) = self.0.get() {
-            f();
-        }
-    }
-}
-
 /// The broker's data directory: lock, definitions database, message stores.
 pub struct Persistence {
     dir: PathBuf,

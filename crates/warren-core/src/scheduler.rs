@@ -1,5 +1,6 @@
-//! Timers for queues: one background thread per broker sleeps until the
-//! earliest deadline and then calls [`Queue::on_timer`]. A queue schedules at
+//! Timers: one background thread per broker sleeps until the earliest
+//! deadline and then calls [`OnTimer::on_timer`] on whatever asked (queues,
+//! for their head message's expiry and their own). A queue schedules at
 //! most one wake-up per purpose (its head message's expiry, its own expiry), so
 //! the heap stays as small as the number of queues with something pending.
 //!
@@ -15,12 +16,18 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::clock::{Clock, SystemClock};
-use crate::queue::Queue;
+
+/// Something the timer thread wakes when its deadline passes. It is called on
+/// the timer thread with no scheduler lock held; it must not block for long.
+pub trait OnTimer: Send + Sync {
+    /// The deadline it asked for has passed (it checks the clock itself).
+    fn on_timer(self: Arc<Self>);
+}
 
 struct Entry {
     deadline: u64,
     seq: u64,
-    queue: Weak<Queue>,
+    target: Weak<dyn OnTimer>,
 }
 
 impl PartialEq for Entry {
@@ -95,8 +102,9 @@ impl Scheduler {
         self.shared.clock.now_ms()
     }
 
-    /// Asks for `queue.on_timer()` to be called once the clock reaches `deadline`.
-    pub fn schedule(&self, deadline: u64, queue: Weak<Queue>) {
+    /// Asks for `target.on_timer()` to be called once the clock reaches
+    /// `deadline` (not at all if the target is gone by then).
+    pub fn schedule(&self, deadline: u64, target: Weak<dyn OnTimer>) {
         let mut timers = self.shared.timers.lock();
         let seq = timers.next_seq;
         timers.next_seq += 1;
@@ -104,7 +112,7 @@ impl Scheduler {
         timers.heap.push(Reverse(Entry {
             deadline,
             seq,
-            queue,
+            target,
         }));
         if earliest.is_none_or(|e| deadline < e) {
             self.shared.wake.notify_one();
@@ -136,7 +144,7 @@ fn run(shared: Arc<Shared>) {
                 let now = shared.clock.now_ms();
                 while timers.heap.peek().is_some_and(|e| e.0.deadline <= now) {
                     if let Some(Reverse(entry)) = timers.heap.pop() {
-                        due.push(entry.queue);
+                        due.push(entry.target);
                     }
                 }
                 if !due.is_empty() {
@@ -151,9 +159,9 @@ fn run(shared: Arc<Shared>) {
                 }
             }
         }
-        for queue in due.drain(..) {
-            if let Some(queue) = queue.upgrade() {
-                queue.on_timer();
+        for target in due.drain(..) {
+            if let Some(target) = target.upgrade() {
+                target.on_timer();
             }
         }
     }

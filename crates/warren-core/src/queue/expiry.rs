@@ -148,3 +148,9 @@ impl Queue {
         self.on_timer();
     }
 }
+
+impl crate::scheduler::OnTimer for Queue {
+    fn on_timer(self: Arc<Self>) {
+        Queue::on_timer(&self);
+    }
+}
