@@ -18,6 +18,7 @@ use warren_codec::method::{decode_method, method_ids, Method};
 use warren_codec::spec::{channel as c, connection, AMQPClass};
 use warren_codec::{encode, Frame, FrameKind};
 use warren_core::alarms::AlarmSet;
+use warren_core::publish::Publisher;
 use warren_core::{Broker, BrokerError, Queue};
 
 use crate::channel::{Channel, Fault};
@@ -524,7 +525,12 @@ impl Connection {
             .broker
             .registry
             .open_channel(&self.session.info, id);
-        self.channels.insert(id, Channel::new(id, info));
+        let publisher = Publisher::new(
+            self.session.broker.clone(),
+            self.session.vhost.clone(),
+            self.session.user.as_str(),
+        );
+        self.channels.insert(id, Channel::new(id, info, publisher));
         self.session
             .send(id, AMQPClass::Channel(c::AMQPMethod::OpenOk(c::OpenOk {})));
     }

@@ -35,7 +35,7 @@ pub fn sync_token(channel: u16, seq: u64) -> u64 {
     ((channel as u64) << 48) | (seq & ((1 << 48) - 1))
 }
 
-impl warren_store::SyncListener for Outbox {
+impl warren_core::publish::ConfirmListener for Outbox {
     fn synced(&self, token: u64) {
         self.push(Outgoing::Synced(
             (token >> 48) as u16,

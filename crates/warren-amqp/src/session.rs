@@ -39,7 +39,7 @@ pub struct Session {
     pub outbox: Arc<Outbox>,
     /// The same outbox, as the message store's sync listener (told when
     /// persistent publishes are on disk), so publishing need not clone it.
-    pub sync_listener: Arc<dyn warren_store::SyncListener>,
+    pub sync_listener: Arc<dyn warren_core::publish::ConfirmListener>,
     /// Exclusive queues declared by this connection (deleted when it closes).
     pub exclusive_queues: Vec<Arc<Queue>>,
     /// Bytes waiting to be written to the socket.

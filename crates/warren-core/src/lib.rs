@@ -25,6 +25,7 @@ pub mod persistence;
 pub mod policies;
 pub mod policy;
 pub mod policy_admin;
+pub mod publish;
 pub mod queue;
 mod queue_type;
 pub mod rates;

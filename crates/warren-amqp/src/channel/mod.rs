@@ -18,6 +18,7 @@ use warren_codec::spec::{
     access, basic as b, channel as c, confirm as cf, exchange as e, queue as q, tx, AMQPClass,
 };
 use warren_codec::{Frame, FrameKind};
+use warren_core::publish::Publisher;
 use warren_core::registry::ChannelInfo;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
 
@@ -153,10 +154,10 @@ pub struct Channel {
     tx_sync: TxSync,
     last_queue: Option<String>,
     reply_to: Option<ReplyTo>,
-    route_buf: Vec<Arc<Queue>>,
+    /// The core's publish path for this channel (and its permission cache).
+    publisher: Publisher,
     /// Counters and gauges shown by the management API.
     info: Arc<ChannelInfo>,
-    access: authz::AccessCache,
 }
 
 fn method_ids(payload: &Bytes) -> (u16, u16) {
@@ -164,8 +165,9 @@ fn method_ids(payload: &Bytes) -> (u16, u16) {
 }
 
 impl Channel {
-    /// A newly opened channel, reporting into `info`.
-    pub fn new(id: u16, info: Arc<ChannelInfo>) -> Self {
+    /// A newly opened channel, reporting into `info`, publishing through
+    /// `publisher`.
+    pub fn new(id: u16, info: Arc<ChannelInfo>, publisher: Publisher) -> Self {
         Channel {
             id,
             closing: false,
@@ -180,9 +182,8 @@ impl Channel {
             tx_sync: TxSync::default(),
             last_queue: None,
             reply_to: None,
-            route_buf: Vec::new(),
+            publisher,
             info,
-            access: authz::AccessCache::default(),
         }
     }
 

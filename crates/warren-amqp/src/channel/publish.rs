@@ -8,12 +8,10 @@ use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::decode_properties;
-use warren_core::auth::{Access, ResourceKind};
-use warren_core::enqueue::enqueue;
 use warren_core::message::parse_expiration;
-use warren_core::registry::MessageCounters;
+use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::reply_to::REPLY_TO_QUEUE;
-use warren_core::{BrokerError, Exchange, ExchangeKind, Message};
+use warren_core::{BrokerError, Exchange, Message};
 
 use crate::outbox::sync_token;
 
@@ -52,22 +50,6 @@ pub struct Pending {
     cc: Vec<Bytes>,
 }
 
-/// Bytes a message's struct and its shared allocation cost beyond its content.
-const MESSAGE_OVERHEAD: usize = 256;
-/// Bytes each queue's entry for a message costs.
-const QUEUE_ENTRY_OVERHEAD: usize = 128;
-
-/// What a message routed to `queues` queues adds to memory, as charged
-/// against the broker's memory credit (small messages cost far more than
-/// their bytes on the wire).
-fn memory_estimate(message: &Message, queues: usize) -> usize {
-    if queues == 0 {
-        return 0;
-    }
-    let content = message.body.len() + message.properties.len() + message.routing_key.len();
-    content + MESSAGE_OVERHEAD + QUEUE_ENTRY_OVERHEAD * queues
-}
-
 fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
     std::str::from_utf8(bytes)
         .map_err(|_| BrokerError::SyntaxError(format!("{what} is not valid UTF-8")))
@@ -75,14 +57,16 @@ fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
 
 /// RabbitMQ's validated user-id: a message's user_id must be the connection's
 /// user, unless that user is tagged "impersonator".
-fn check_user_id(properties: &[u8], session: &Session) -> Result<(), BrokerError> {
+fn check_user_id(
+    properties: &[u8],
+    publisher: &Publisher,
+    session: &Session,
+) -> Result<(), BrokerError> {
     let view = warren_codec::properties::RawProperties::new(properties);
     let Some(claimed) = view.user_id() else {
         return Ok(());
     };
-    if claimed == session.user.as_bytes()
-        || session.broker.users.has_tag(&session.user, "impersonator")
-    {
+    if publisher.may_claim_user_id(claimed) {
         return Ok(());
     }
     Err(BrokerError::PreconditionFailed(format!(
@@ -244,25 +228,11 @@ impl Channel {
     ) -> Result<Pending, BrokerError> {
         let exchange_name = utf8(&publish.exchange, "exchange name")?;
         // As rabbit_channel: write permission, lookup, internal, topic write.
-        self.authorize(
-            session,
-            Access::Write,
-            ResourceKind::Exchange,
-            exchange_name,
-        )?;
-        let exchange = session.vhost.exchange(exchange_name)?;
-        if exchange.options.internal {
-            return Err(BrokerError::AccessRefused(format!(
-                "cannot publish to internal exchange '{exchange_name}' in vhost '{}'",
-                session.vhost.name
-            )));
-        }
-        if exchange.kind == ExchangeKind::Topic {
-            let key = utf8(&publish.routing_key, "routing key")?;
-            self.authorize_topic(session, Access::Write, exchange_name, key)?;
-        }
+        let exchange = self
+            .publisher
+            .destination(exchange_name, &publish.routing_key)?;
         let properties = self.address_reply_to(properties)?;
-        check_user_id(&properties, session)?;
+        check_user_id(&properties, &self.publisher, session)?;
         check_expiration(&properties)?;
         let (cc, without_bcc) = sender_routes(&properties)?;
         Ok(Pending {
@@ -292,10 +262,10 @@ impl Channel {
         })
     }
 
-    /// Routes a message to its queues, returns it if mandatory and unroutable,
-    /// and counts it for publisher confirms.
-    /// Routes and enqueues a complete message; true if it was written to the
-    /// store (a persistent message reached a durable queue).
+    /// Routes and enqueues a complete message through the core's publish
+    /// path; returns it if mandatory and unroutable, and counts it for
+    /// publisher confirms. True if it was written to the store (a
+    /// persistent message reached a durable queue).
     pub(super) fn route_and_enqueue(&mut self, pending: Pending, session: &mut Session) -> bool {
         let Pending {
             exchange,
@@ -303,35 +273,32 @@ impl Channel {
             message,
             cc,
         } = pending;
-        exchange.count_publish();
-        let counters = &self.info.counters;
-        MessageCounters::bump(&counters.publish);
-        let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
-        let mut queues = std::mem::take(&mut self.route_buf);
+        let seq = match (self.confirms.as_mut(), self.tx.is_some()) {
+            (Some(c), _) => {
+                c.published += 1;
+                Some(c.published)
+            }
+            (None, true) => {
+                self.tx_sync.published += 1;
+                Some(self.tx_sync.published)
+            }
+            (None, false) => None,
+        };
         let mut headers = || {
             decode_properties(&message.properties)
                 .ok()
                 .and_then(|p| p.headers().clone())
         };
-        session
-            .vhost
-            .route(&exchange, routing_key, &mut headers, &mut queues);
-        for key in &cc {
-            let key = std::str::from_utf8(key).unwrap_or("");
-            session
-                .vhost
-                .route(&exchange, key, &mut headers, &mut queues);
-        }
-        if queues.is_empty() {
-            MessageCounters::bump(if mandatory {
-                &counters.return_unroutable
-            } else {
-                &counters.drop_unroutable
-            });
-        } else {
-            exchange.count_routed();
-        }
-        if queues.is_empty() && mandatory {
+        let routed = self.publisher.publish(CorePublish {
+            exchange: &exchange,
+            message: &message,
+            extra_keys: &cc,
+            headers: &mut headers,
+            counters: &self.info.counters,
+            mandatory,
+            confirm: seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq))),
+        });
+        if routed.returned(mandatory) {
             let content = ContentRef {
                 exchange: &message.exchange,
                 routing_key: &message.routing_key,
@@ -347,31 +314,16 @@ impl Channel {
                 session.frame_max,
             );
         }
-        let seq = match (self.confirms.as_mut(), self.tx.is_some()) {
-            (Some(c), _) => {
-                c.published += 1;
-                Some(c.published)
-            }
-            (None, true) => {
-                self.tx_sync.published += 1;
-                Some(self.tx_sync.published)
-            }
-            (None, false) => None,
-        };
-        let waiter = seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq)));
-        let outcome = enqueue(&queues, &message, waiter);
-        session.memory_charge += memory_estimate(&message, queues.len());
-        queues.clear();
-        self.route_buf = queues;
+        session.memory_charge += routed.memory;
         if let (Some(seq), Some(confirms)) = (seq, self.confirms.as_mut()) {
-            if outcome.persisted {
+            if routed.persisted {
                 confirms.unsynced.push_back(seq);
             }
-            if outcome.rejected {
+            if routed.rejected {
                 // x-overflow reject-publish: the publisher gets basic.nack.
                 confirms.nacked.push(seq);
             }
         }
-        outcome.persisted
+        routed.persisted
     }
 }

@@ -16,8 +16,9 @@ use warren_codec::ShortString;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::names::check_name;
+use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::registry::MessageCounters;
-use warren_core::{ExchangeKind, Message};
+use warren_core::Message;
 
 use super::exchange_name;
 use crate::auth::{check_vhost, AuthUser};
@@ -158,18 +159,11 @@ pub async fn publish(
     check_vhost(&state, &user, &vhost)?;
     let v = state.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
     let name = exchange_name(&name);
-    let users = &state.broker.users;
-    users.check_resource(
-        &user.name,
-        &vhost,
-        Access::Write,
-        ResourceKind::Exchange,
-        name,
-    )?;
-    let exchange = v.exchange(name)?;
-    if exchange.kind == ExchangeKind::Topic {
-        users.check_topic(&user.name, &vhost, Access::Write, name, &body.routing_key)?;
-    }
+    // The core's publish path, as for an AMQP channel (RabbitMQ publishes
+    // through a direct channel): permissions, internal exchange, routing,
+    // persistence, counters.
+    let mut publisher = Publisher::new(state.broker.clone(), v.clone(), user.name.as_str());
+    let exchange = publisher.destination(name, body.routing_key.as_bytes())?;
     let payload = match body.payload_encoding.as_str() {
         "string" => Bytes::from(body.payload.into_bytes()),
         "base64" => Bytes::from(
@@ -192,21 +186,17 @@ pub async fn publish(
         properties: encode_properties(&properties),
         body: payload,
     });
-    let mut queues = Vec::new();
     let mut headers = || properties.headers().clone();
-    v.route(&exchange, &body.routing_key, &mut headers, &mut queues);
-    exchange.count_publish();
-    let direct = &state.broker.registry.direct;
-    MessageCounters::bump(&direct.publish);
-    if queues.is_empty() {
-        MessageCounters::bump(&direct.drop_unroutable);
-    } else {
-        exchange.count_routed();
-    }
-    let routed = !queues.is_empty();
-    for q in queues {
-        q.publish(message.clone());
-    }
+    let routed = publisher.publish(CorePublish {
+        exchange: &exchange,
+        message: &message,
+        extra_keys: &[],
+        headers: &mut headers,
+        counters: &state.broker.registry.direct,
+        mandatory: false,
+        confirm: None,
+    });
+    let routed = routed.queues > 0;
     Ok(Json(json!({"routed": routed})))
 }
 
