@@ -239,7 +239,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                     user,
                     ok.mechanism.as_str().to_string(),
                     client_capabilities(&ok.client_properties),
-                    table_to_json(&ok.client_properties),
+                    table_to_json(&crate::value::to_table(&ok.client_properties)),
                 ),
                 Err(e) => {
                     crate::log_lines::login_refused(client, &ok, &e);
@@ -484,7 +484,7 @@ pub(crate) fn parse_amqplain(response: &[u8]) -> Option<(String, String)> {
     framed.extend_from_slice(response);
     let (_, table) =
         warren_codec::properties::parse_field_table(Bytes::from(framed).as_ref()).ok()?;
-    let get = |k: &str| table.inner().get(k).and_then(warren_core::args::as_str);
+    let get = |k: &str| table.inner().get(k).map(crate::value::to_value)?.as_str();
     Some((get("LOGIN")?, get("PASSWORD")?))
 }
 

@@ -100,7 +100,7 @@ pub struct Consumer {
     /// Consumer priority (x-priority); higher ones are served first.
     pub priority: i32,
     /// Arguments given at consume time, kept for listing.
-    pub arguments: warren_codec::FieldTable,
+    pub arguments: crate::value::Table,
     /// Per-consumer prefetch window (basic.qos with global=false).
     pub credit: ConsumerCredit,
     /// Channel-wide prefetch window shared by the channel's consumers (global=true).

@@ -291,6 +291,46 @@ fn is_cycle(queue: &str, deaths: &[QueueAndReason]) -> bool {
         .all(|(_, reason)| reason != b"rejected")
 }
 
+// issue 12: goes with the neutral message
+/// The stored AMQP headers as the neutral table a headers exchange matches on.
+fn headers_table(table: &warren_codec::FieldTable) -> crate::value::Table {
+    table
+        .inner()
+        .iter()
+        .map(|(k, v)| (k.as_str(), header_value(v)))
+        .collect()
+}
+
+// issue 12: goes with the neutral message
+/// One stored AMQP header value in neutral form.
+fn header_value(value: &warren_codec::AMQPValue) -> crate::value::Value {
+    use crate::value::Value;
+    use warren_codec::AMQPValue as A;
+    match value {
+        A::Boolean(b) => Value::Bool(*b),
+        A::ShortShortInt(v) => Value::I8(*v),
+        A::ShortShortUInt(v) => Value::U8(*v),
+        A::ShortInt(v) => Value::I16(*v),
+        A::ShortUInt(v) => Value::U16(*v),
+        A::LongInt(v) => Value::I32(*v),
+        A::LongUInt(v) => Value::U32(*v),
+        A::LongLongInt(v) => Value::I64(*v),
+        A::Float(v) => Value::F32(*v),
+        A::Double(v) => Value::F64(*v),
+        A::DecimalValue(d) => Value::Decimal {
+            scale: d.scale,
+            value: d.value,
+        },
+        A::ShortString(s) => Value::from(s.as_str()),
+        A::LongString(s) => Value::Str(Bytes::copy_from_slice(s.as_bytes())),
+        A::FieldArray(a) => Value::Array(a.as_slice().iter().map(header_value).collect()),
+        A::Timestamp(t) => Value::Timestamp(*t),
+        A::FieldTable(t) => Value::Table(headers_table(t)),
+        A::ByteArray(b) => Value::Bytes(Bytes::copy_from_slice(b.as_slice())),
+        A::Void => Value::Void,
+    }
+}
+
 /// Routes a dead-lettered message through `dlx` and enqueues it, leaving out
 /// queues that would close a cycle.
 pub fn republish(vhost: &VHost, dlx: &Arc<Exchange>, reason: DeathReason, dead: DeadLettered) {
@@ -298,7 +338,7 @@ pub fn republish(vhost: &VHost, dlx: &Arc<Exchange>, reason: DeathReason, dead: 
     let headers = || {
         decode_properties(&dead.message.properties)
             .ok()
-            .and_then(|p| p.headers().clone())
+            .and_then(|p| p.headers().as_ref().map(headers_table))
     };
     let mut headers = headers;
     for key in &dead.routing_keys {

@@ -6,9 +6,7 @@
 
 use std::borrow::Cow;
 
-use warren_codec::{AMQPValue, FieldTable};
-
-use crate::args::type_name;
+use crate::value::{Table, Value};
 use crate::BrokerError;
 
 /// The queue type a declaration asks for.
@@ -87,14 +85,14 @@ impl QueueType {
     /// Reads `x-queue-type` (classic when absent), with RabbitMQ's 406 for a
     /// value that is not a string or not a type it knows.
     pub(crate) fn from_arguments(
-        args: &FieldTable,
+        args: &Table,
         queue: &str,
         vhost: &str,
     ) -> Result<QueueType, BrokerError> {
-        let Some(value) = args.inner().get("x-queue-type") else {
+        let Some(value) = args.get("x-queue-type") else {
             return Ok(QueueType::Classic);
         };
-        let reason = match crate::args::as_str(value) {
+        let reason = match value.as_str() {
             Some(name) => match name.as_str() {
                 "classic" => return Ok(QueueType::Classic),
                 "quorum" => return Ok(QueueType::Quorum),
@@ -141,16 +139,15 @@ impl QueueType {
     /// The arguments whose values RabbitMQ validates for this type: those it
     /// accepts (the others are refused afterwards by
     /// [`QueueType::check_arguments`]).
-    pub(crate) fn accepted<'a>(self, args: &'a FieldTable) -> Cow<'a, FieldTable> {
-        if args.inner().keys().all(|k| self.accepts(k.as_str())) {
+    pub(crate) fn accepted<'a>(self, args: &'a Table) -> Cow<'a, Table> {
+        if args.keys().all(|k| self.accepts(k)) {
             return Cow::Borrowed(args);
         }
-        let mut kept = FieldTable::default();
-        for (k, v) in args.inner() {
-            if self.accepts(k.as_str()) {
-                kept.insert(k.clone(), v.clone());
-            }
-        }
+        let kept = args
+            .iter()
+            .filter(|(k, _)| self.accepts(k))
+            .map(|(k, v)| (k, v.clone()))
+            .collect();
         Cow::Owned(kept)
     }
 
@@ -170,11 +167,11 @@ impl QueueType {
     /// (after the argument values are validated).
     pub(crate) fn check_arguments(
         self,
-        args: &FieldTable,
+        args: &Table,
         queue: &str,
         vhost: &str,
     ) -> Result<(), BrokerError> {
-        let mut keys: Vec<&str> = args.inner().keys().map(|k| k.as_str()).collect();
+        let mut keys: Vec<&str> = args.keys().collect();
         keys.sort_unstable();
         match keys.into_iter().find(|key| !self.accepts(key)) {
             None => Ok(()),
@@ -224,20 +221,19 @@ impl QueueType {
 /// treats a missing `x-queue-type` and `classic` as the same on either side
 /// (other values are compared as any argument).
 pub(crate) fn classic_as_default<'a>(
-    current: &'a FieldTable,
-    received: &'a FieldTable,
-) -> (Cow<'a, FieldTable>, Cow<'a, FieldTable>) {
+    current: &'a Table,
+    received: &'a Table,
+) -> (Cow<'a, Table>, Cow<'a, Table>) {
     let key = "x-queue-type";
-    let classic = |t: &FieldTable| {
-        t.inner()
-            .get(key)
-            .and_then(crate::args::as_str)
+    let classic = |t: &Table| {
+        t.get(key)
+            .and_then(Value::as_str)
             .is_some_and(|name| name == "classic")
     };
-    let with_classic = |t: &FieldTable, from: &FieldTable| {
+    let with_classic = |t: &Table, from: &Table| {
         let mut t = t.clone();
-        if let Some(v) = from.inner().get(key) {
-            t.insert(key.into(), v.clone());
+        if let Some(v) = from.get(key) {
+            t.insert(key, v.clone());
         }
         t
     };
@@ -265,25 +261,24 @@ pub(crate) struct NewQueueProperties {
     pub auto_delete: bool,
 }
 
-fn unacceptable(value: &AMQPValue) -> String {
-    format!("{{unacceptable_type,{}}}", type_name(value))
+fn unacceptable(value: &Value) -> String {
+    format!("{{unacceptable_type,{}}}", value.type_name())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warren_codec::{LongString, ShortString};
 
-    fn args(pairs: &[(&str, AMQPValue)]) -> FieldTable {
-        let mut t = FieldTable::default();
+    fn args(pairs: &[(&str, Value)]) -> Table {
+        let mut t = Table::new();
         for (k, v) in pairs {
-            t.insert(ShortString::from(*k), v.clone());
+            t.insert(*k, v.clone());
         }
         t
     }
 
-    fn text(name: &str) -> AMQPValue {
-        AMQPValue::LongString(LongString::from(name.as_bytes().to_vec()))
+    fn text(name: &str) -> Value {
+        Value::from(name)
     }
 
     fn props(durable: bool, exclusive: bool, auto_delete: bool) -> NewQueueProperties {
@@ -296,7 +291,7 @@ mod tests {
 
     #[test]
     fn type_values_are_read_as_rabbitmq_does() {
-        let read = |v: AMQPValue| {
+        let read = |v: Value| {
             QueueType::from_arguments(&args(&[("x-queue-type", v)]), "q", "/")
                 .map_err(|e| e.to_string())
         };
@@ -309,7 +304,7 @@ mod tests {
              \"unsupported queue type 'Classic'\""
         );
         assert_eq!(
-            read(AMQPValue::LongInt(5)).unwrap_err(),
+            read(Value::I32(5)).unwrap_err(),
             "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'q' in vhost '/': \
              {unacceptable_type,signedint}"
         );
@@ -334,11 +329,11 @@ mod tests {
 
     #[test]
     fn missing_type_and_classic_are_equivalent() {
-        let none = FieldTable::default();
+        let none = Table::new();
         let classic = args(&[("x-queue-type", text("classic"))]);
         let quorum = args(&[("x-queue-type", text("quorum"))]);
         let keys = crate::args::QUEUE_EQUIVALENCE_ARGS;
-        let differs = |c: &FieldTable, r: &FieldTable| {
+        let differs = |c: &Table, r: &Table| {
             let (c, r) = classic_as_default(c, r);
             crate::args::first_difference(keys, &c, &r)
         };
@@ -356,7 +351,7 @@ mod tests {
     #[test]
     fn only_accepted_arguments_are_validated() {
         let t = args(&[("x-max-length", text("abc")), ("x-max-age", text("1D"))]);
-        assert_eq!(QueueType::Stream.accepted(&t).inner().len(), 1);
+        assert_eq!(QueueType::Stream.accepted(&t).len(), 1);
         assert!(matches!(
             QueueType::Quorum.accepted(&args(&[])),
             Cow::Borrowed(_)
@@ -365,7 +360,7 @@ mod tests {
 
     #[test]
     fn foreign_arguments_are_refused_per_type() {
-        let one = |key: &str| args(&[(key, AMQPValue::LongInt(1))]);
+        let one = |key: &str| args(&[(key, Value::I32(1))]);
         let ok = |t: QueueType, key: &str| t.check_arguments(&one(key), "q", "/").is_ok();
         assert!(ok(QueueType::Classic, "x-max-priority"));
         assert!(ok(QueueType::Classic, "x-custom"));

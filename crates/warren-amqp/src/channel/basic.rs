@@ -6,15 +6,16 @@ use std::sync::Arc;
 use rand::Rng;
 use warren_codec::encode::{write_deliver, write_get_ok, ContentRef};
 use warren_codec::spec::{basic as b, AMQPClass};
-use warren_codec::AMQPValue;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
+use warren_core::value::Value;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, QueuedMessage};
 
 use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, TxSettle, Unacked};
 use crate::session::Session;
 use crate::text::short_string;
+use crate::value::to_table;
 
 fn generate_consumer_tag() -> String {
     let suffix: String = rand::rng()
@@ -107,7 +108,8 @@ impl Channel {
             self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
             session.vhost.queue_for(&name, session.id)?
         };
-        let priority = match m.arguments.inner().get("x-priority") {
+        let arguments = to_table(&m.arguments);
+        let priority = match arguments.get("x-priority") {
             None => 0,
             Some(v) => consumer_priority(v, &queue.name, &session.vhost.name, &tag)?,
         };
@@ -118,7 +120,7 @@ impl Channel {
             no_ack: m.no_ack,
             exclusive: m.exclusive,
             priority,
-            arguments: m.arguments,
+            arguments,
             credit: ConsumerCredit::new(self.consumer_prefetch),
             channel_credit: self.channel_credit.clone(),
             sink: session.outbox.clone(),
@@ -444,15 +446,15 @@ impl Channel {
 /// A consumer's `x-priority` argument; a value of another type is refused with
 /// RabbitMQ 3.10's text, an integer beyond 32 bits with Warren's own.
 fn consumer_priority(
-    value: &AMQPValue,
+    value: &Value,
     queue: &str,
     vhost: &str,
     tag: &str,
 ) -> Result<i32, BrokerError> {
-    let Some(priority) = warren_core::args::as_i64(value) else {
+    let Some(priority) = value.as_i64() else {
         return Err(BrokerError::PreconditionFailed(format!(
             "invalid arg 'x-priority' for queue '{queue}' in vhost '{vhost}': \"expected integer, got {}\"",
-            warren_core::args::type_name(value)
+            value.type_name()
         )));
     };
     i32::try_from(priority).map_err(|_| {

@@ -3,12 +3,14 @@
 use warren_codec::spec::{exchange as e, queue as q, AMQPClass};
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::reply_to::REPLY_TO_QUEUE;
+use warren_core::value::Value;
 use warren_core::vhost::{generate_queue_name, ExchangeDeclare, QueueDeclare};
 use warren_core::{BrokerError, ExchangeKind};
 
 use super::Channel;
 use crate::session::Session;
 use crate::text::short_string;
+use crate::value::to_table;
 
 impl Channel {
     pub(super) fn queue_declare(
@@ -40,15 +42,14 @@ impl Channel {
             ("", false) => (generate_queue_name(), true),
             (name, _) => (name.to_string(), false),
         };
+        let arguments = to_table(&m.arguments);
         if !m.passive {
             // RabbitMQ checks configure on the queue (also on redeclaration),
             // and for a dead-letter exchange read on the queue and write on it.
             self.authorize(session, Access::Configure, ResourceKind::Queue, &name)?;
-            if let Some(dlx) = m
-                .arguments
-                .inner()
+            if let Some(dlx) = arguments
                 .get("x-dead-letter-exchange")
-                .and_then(warren_core::args::as_str)
+                .and_then(Value::as_str)
             {
                 self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
                 self.authorize(session, Access::Write, ResourceKind::Exchange, &dlx)?;
@@ -61,7 +62,7 @@ impl Channel {
                 durable: m.durable,
                 exclusive: m.exclusive,
                 auto_delete: m.auto_delete,
-                arguments: m.arguments,
+                arguments,
                 server_named,
             },
             session.id,
@@ -124,9 +125,13 @@ impl Channel {
             m.exchange.as_str(),
             &key,
         )?;
-        session
-            .vhost
-            .bind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
+        session.vhost.bind_queue(
+            &queue,
+            m.exchange.as_str(),
+            &key,
+            to_table(&m.arguments),
+            session.id,
+        )?;
         if !m.nowait {
             session.send(
                 self.id,
@@ -148,9 +153,13 @@ impl Channel {
             m.exchange.as_str(),
             &key,
         )?;
-        session
-            .vhost
-            .unbind_queue(&queue, m.exchange.as_str(), &key, m.arguments, session.id)?;
+        session.vhost.unbind_queue(
+            &queue,
+            m.exchange.as_str(),
+            &key,
+            to_table(&m.arguments),
+            session.id,
+        )?;
         session.send(
             self.id,
             AMQPClass::Queue(q::AMQPMethod::UnbindOk(q::UnbindOk {})),
@@ -219,7 +228,7 @@ impl Channel {
             durable: m.durable,
             auto_delete: m.auto_delete,
             internal: m.internal,
-            arguments: m.arguments,
+            arguments: to_table(&m.arguments),
             from_definitions: false,
         })?;
         if !m.nowait {
@@ -269,7 +278,7 @@ impl Channel {
             m.destination.as_str(),
             m.source.as_str(),
             m.routing_key.as_str(),
-            m.arguments,
+            to_table(&m.arguments),
         )?;
         if !m.nowait {
             session.send(
@@ -295,7 +304,7 @@ impl Channel {
             m.destination.as_str(),
             m.source.as_str(),
             m.routing_key.as_str(),
-            m.arguments,
+            to_table(&m.arguments),
         )?;
         if !m.nowait {
             session.send(

@@ -19,6 +19,7 @@ use super::sender_selected::sender_routes;
 use super::{Channel, Fault};
 use crate::handshake::codec_error;
 use crate::session::Session;
+use crate::value::to_table;
 
 pub(super) const PUBLISH: (u16, u16) = (60, 40);
 
@@ -287,7 +288,7 @@ impl Channel {
         let mut headers = || {
             decode_properties(&message.properties)
                 .ok()
-                .and_then(|p| p.headers().clone())
+                .and_then(|p| p.headers().as_ref().map(to_table))
         };
         let routed = self.publisher.publish(CorePublish {
             exchange: &exchange,

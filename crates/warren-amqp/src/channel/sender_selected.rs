@@ -41,7 +41,7 @@ pub fn sender_routes(properties: &Bytes) -> Result<(Vec<Bytes>, Option<Bytes>), 
             Some(other) => {
                 return Err(BrokerError::PreconditionFailed(format!(
                     "invalid message: {{unacceptable_type_in_header,\"{name}\",{}}}",
-                    warren_core::args::type_name(other)
+                    crate::value::to_value(other).type_name()
                 )))
             }
         }

@@ -14,7 +14,8 @@ use warren_codec::frame::decode_frame;
 use warren_codec::properties::encode_properties;
 use warren_codec::spec::basic::AMQPProperties;
 use warren_codec::spec::{self, basic, channel, connection, queue};
-use warren_codec::{encode, AMQPValue, FieldTable, Frame, FrameKind, LongString};
+use warren_codec::{encode, FieldTable, Frame, FrameKind, LongString};
+use warren_core::value::{Table, Value};
 use warren_core::vhost::QueueDeclare;
 use warren_core::{Broker, BrokerConfig, Message};
 
@@ -172,8 +173,8 @@ async fn a_panicking_connection_task_releases_everything_it_registered() {
     let addr = server.local_addr();
     let handle = server.start();
     let vhost = broker.vhost("/").unwrap();
-    let mut sac_args = FieldTable::default();
-    sac_args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    let mut sac_args = Table::new();
+    sac_args.insert("x-single-active-consumer", Value::Bool(true));
     let sac = vhost
         .declare_queue(
             QueueDeclare {

@@ -1,7 +1,6 @@
 //! Exporting a broker's definitions and importing a definitions document.
 
 use serde_json::Value;
-use warren_codec::FieldTable;
 
 use super::json::{json_to_table, table_to_json};
 use super::{
@@ -13,6 +12,7 @@ use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::exchange::Destination;
 use crate::names::{preview, MAX_NAME_BYTES};
+use crate::value::Table;
 use crate::vhost::{ExchangeDeclare, QueueDeclare, VHost};
 
 /// Why an import failed (the management API answers 400 with this text).
@@ -266,7 +266,7 @@ fn vhost_of(
         .ok_or_else(|| item_error(what, item, format!("no vhost '{name}'")))
 }
 
-fn import_binding(vhost: &VHost, b: &BindingDef, args: FieldTable) -> Result<(), BrokerError> {
+fn import_binding(vhost: &VHost, b: &BindingDef, args: Table) -> Result<(), BrokerError> {
     match b.destination_type.as_str() {
         "queue" => vhost.bind_queue(&b.destination, &b.source, &b.routing_key, args, 0),
         "exchange" => vhost.bind_exchange(&b.destination, &b.source, &b.routing_key, args),

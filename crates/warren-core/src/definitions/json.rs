@@ -1,46 +1,43 @@
-//! AMQP field tables as JSON, the way RabbitMQ's management API and definitions
+//! Argument tables as JSON, the way RabbitMQ's management API and definitions
 //! files show them: numbers as numbers, strings as strings, tables as objects.
 //! JSON integers come back as `long` (i64), as RabbitMQ's import does.
 
-use serde_json::{Map, Number, Value};
-use warren_codec::{AMQPValue, FieldTable, LongString, ShortString};
+use serde_json::{Map, Number, Value as Json};
 
 use crate::names::{preview, MAX_NAME_BYTES};
+use crate::value::{Table, Value};
 
-/// A field table as a JSON object.
-pub fn table_to_json(table: &FieldTable) -> Value {
-    let map: Map<String, Value> = table
-        .inner()
+/// An argument table as a JSON object.
+pub fn table_to_json(table: &Table) -> Json {
+    let map: Map<String, Json> = table
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), value_to_json(v)))
+        .map(|(k, v)| (k.to_string(), value_to_json(v)))
         .collect();
-    Value::Object(map)
+    Json::Object(map)
 }
 
-/// One AMQP value as JSON.
-pub fn value_to_json(value: &AMQPValue) -> Value {
+/// One argument value as JSON.
+pub fn value_to_json(value: &Value) -> Json {
     match value {
-        AMQPValue::Boolean(b) => Value::Bool(*b),
-        AMQPValue::ShortShortInt(v) => Value::from(*v),
-        AMQPValue::ShortShortUInt(v) => Value::from(*v),
-        AMQPValue::ShortInt(v) => Value::from(*v),
-        AMQPValue::ShortUInt(v) => Value::from(*v),
-        AMQPValue::LongInt(v) => Value::from(*v),
-        AMQPValue::LongUInt(v) => Value::from(*v),
-        AMQPValue::LongLongInt(v) => Value::from(*v),
-        AMQPValue::Timestamp(v) => Value::from(*v),
-        AMQPValue::Float(v) => Number::from_f64(*v as f64).map_or(Value::Null, Value::Number),
-        AMQPValue::Double(v) => Number::from_f64(*v).map_or(Value::Null, Value::Number),
-        AMQPValue::DecimalValue(d) => {
-            let scaled = d.value as f64 / 10f64.powi(d.scale as i32);
-            Number::from_f64(scaled).map_or(Value::Null, Value::Number)
+        Value::Bool(b) => Json::Bool(*b),
+        Value::I8(v) => Json::from(*v),
+        Value::U8(v) => Json::from(*v),
+        Value::I16(v) => Json::from(*v),
+        Value::U16(v) => Json::from(*v),
+        Value::I32(v) => Json::from(*v),
+        Value::U32(v) => Json::from(*v),
+        Value::I64(v) => Json::from(*v),
+        Value::Timestamp(v) => Json::from(*v),
+        Value::F32(v) => Number::from_f64(*v as f64).map_or(Json::Null, Json::Number),
+        Value::F64(v) => Number::from_f64(*v).map_or(Json::Null, Json::Number),
+        Value::Decimal { scale, value } => {
+            let scaled = *value as f64 / 10f64.powi(*scale as i32);
+            Number::from_f64(scaled).map_or(Json::Null, Json::Number)
         }
-        AMQPValue::ShortString(s) => Value::String(s.as_str().to_string()),
-        AMQPValue::LongString(s) => Value::String(String::from_utf8_lossy(s.as_bytes()).into()),
-        AMQPValue::ByteArray(b) => Value::String(String::from_utf8_lossy(b.as_slice()).into()),
-        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(value_to_json).collect()),
-        AMQPValue::FieldTable(t) => table_to_json(t),
-        AMQPValue::Void => Value::Null,
+        Value::Str(s) | Value::Bytes(s) => Json::String(String::from_utf8_lossy(s).into()),
+        Value::Array(a) => Json::Array(a.iter().map(value_to_json).collect()),
+        Value::Table(t) => table_to_json(t),
+        Value::Void => Json::Null,
     }
 }
 
@@ -54,40 +51,42 @@ pub struct TableKeyTooLong {
     pub len: usize,
 }
 
-/// A JSON object as a field table (anything else gives an empty table); a
-/// key longer than 255 bytes, at any depth, is refused.
-pub fn json_to_table(value: &Value) -> Result<FieldTable, TableKeyTooLong> {
-    let mut table = FieldTable::default();
-    if let Value::Object(map) = value {
+/// A JSON object as an argument table (anything else gives an empty table);
+/// a key longer than 255 bytes (an AMQP short string), at any depth, is
+/// refused.
+pub fn json_to_table(value: &Json) -> Result<Table, TableKeyTooLong> {
+    let mut table = Table::new();
+    if let Json::Object(map) = value {
         for (k, v) in map {
-            let key = ShortString::try_new(k.as_str()).map_err(|_| TableKeyTooLong {
-                preview: preview(k),
-                len: k.len(),
-            })?;
-            table.insert(key, json_to_value(v)?);
+            if k.len() > MAX_NAME_BYTES {
+                return Err(TableKeyTooLong {
+                    preview: preview(k),
+                    len: k.len(),
+                });
+            }
+            table.insert(k.as_str(), json_to_value(v)?);
         }
     }
     Ok(table)
 }
 
-/// One JSON value as an AMQP value (objects, also inside arrays, as tables).
-pub fn json_to_value(value: &Value) -> Result<AMQPValue, TableKeyTooLong> {
+/// One JSON value as an argument value (objects, also inside arrays, as tables).
+pub fn json_to_value(value: &Json) -> Result<Value, TableKeyTooLong> {
     Ok(match value {
-        Value::Null => AMQPValue::Void,
-        Value::Bool(b) => AMQPValue::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => AMQPValue::LongLongInt(i),
-            None => AMQPValue::Double(n.as_f64().unwrap_or(0.0)),
+        Json::Null => Value::Void,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::I64(i),
+            None => Value::F64(n.as_f64().unwrap_or(0.0)),
         },
-        Value::String(s) => AMQPValue::LongString(LongString::from(s.as_bytes().to_vec())),
-        Value::Array(items) => AMQPValue::FieldArray(
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(items) => Value::Array(
             items
                 .iter()
                 .map(json_to_value)
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
+                .collect::<Result<Vec<_>, _>>()?,
         ),
-        Value::Object(_) => AMQPValue::FieldTable(json_to_table(value)?),
+        Json::Object(_) => Value::Table(json_to_table(value)?),
     })
 }
 

@@ -2,7 +2,7 @@
 //! RabbitMQ's value comparison (numbers compare across integer widths; a void
 //! binding value only asks for the header's presence).
 
-use warren_codec::{AMQPValue, FieldTable};
+use crate::value::{Table, Value};
 
 /// How the binding's headers must match the message's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +19,10 @@ pub enum MatchMode {
 
 impl MatchMode {
     /// Reads `x-match` from binding arguments; `None` for an invalid value.
-    pub fn from_arguments(args: &FieldTable) -> Option<MatchMode> {
-        match args.inner().get("x-match") {
+    pub fn from_arguments(args: &Table) -> Option<MatchMode> {
+        match args.get("x-match") {
             None => Some(MatchMode::All),
-            Some(AMQPValue::LongString(s)) => Self::parse(s.as_bytes()),
-            Some(AMQPValue::ShortString(s)) => Self::parse(s.as_str().as_bytes()),
+            Some(Value::Str(s)) => Self::parse(s),
             Some(_) => None,
         }
     }
@@ -45,43 +44,41 @@ enum Comparable<'a> {
     Int(i128),
     Float(f64),
     Bytes(&'a [u8]),
-    Other(&'a AMQPValue),
+    Other(&'a Value),
 }
 
-fn comparable(v: &AMQPValue) -> Comparable<'_> {
+fn comparable(v: &Value) -> Comparable<'_> {
     match v {
-        AMQPValue::ShortShortInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::ShortShortUInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::ShortInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::ShortUInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::LongInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::LongUInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::LongLongInt(x) => Comparable::Int(*x as i128),
-        AMQPValue::Float(x) => Comparable::Float(*x as f64),
-        AMQPValue::Double(x) => Comparable::Float(*x),
-        AMQPValue::ShortString(s) => Comparable::Bytes(s.as_str().as_bytes()),
-        AMQPValue::LongString(s) => Comparable::Bytes(s.as_bytes()),
+        Value::I8(x) => Comparable::Int(*x as i128),
+        Value::U8(x) => Comparable::Int(*x as i128),
+        Value::I16(x) => Comparable::Int(*x as i128),
+        Value::U16(x) => Comparable::Int(*x as i128),
+        Value::I32(x) => Comparable::Int(*x as i128),
+        Value::U32(x) => Comparable::Int(*x as i128),
+        Value::I64(x) => Comparable::Int(*x as i128),
+        Value::F32(x) => Comparable::Float(*x as f64),
+        Value::F64(x) => Comparable::Float(*x),
+        Value::Str(s) => Comparable::Bytes(s),
         other => Comparable::Other(other),
     }
 }
 
 /// Whether a message with `headers` matches a binding with `args`.
-pub fn headers_match(args: &FieldTable, mode: MatchMode, headers: Option<&FieldTable>) -> bool {
+pub fn headers_match(args: &Table, mode: MatchMode, headers: Option<&Table>) -> bool {
     let with_x = matches!(mode, MatchMode::AllWithX | MatchMode::AnyWithX);
     let want_all = matches!(mode, MatchMode::All | MatchMode::AllWithX);
     let mut criteria = args
-        .inner()
         .iter()
-        .filter(|(k, _)| k.as_str() != "x-match" && (with_x || !k.as_str().starts_with("x-")))
+        .filter(|(k, _)| *k != "x-match" && (with_x || !k.starts_with("x-")))
         .peekable();
     if criteria.peek().is_none() {
         return want_all;
     }
-    let one_matches = |(key, expected): (&warren_codec::ShortString, &AMQPValue)| {
-        let Some(actual) = headers.and_then(|h| h.inner().get(key)) else {
+    let one_matches = |(key, expected): (&str, &Value)| {
+        let Some(actual) = headers.and_then(|h| h.get(key)) else {
             return false;
         };
-        matches!(expected, AMQPValue::Void) || comparable(expected) == comparable(actual)
+        matches!(expected, Value::Void) || comparable(expected) == comparable(actual)
     };
     if want_all {
         criteria.all(one_matches)
@@ -93,19 +90,18 @@ pub fn headers_match(args: &FieldTable, mode: MatchMode, headers: Option<&FieldT
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warren_codec::{LongString, ShortString};
 
-    fn table(pairs: &[(&str, AMQPValue)]) -> FieldTable {
-        let mut t = FieldTable::default();
+    fn table(pairs: &[(&str, Value)]) -> Table {
+        let mut t = Table::new();
         for (k, v) in pairs {
-            t.insert(ShortString::from(*k), v.clone());
+            t.insert(*k, v.clone());
         }
         t
     }
 
     #[test]
     fn all_any_and_with_x() {
-        let s = |v: &str| AMQPValue::LongString(LongString::from(v.as_bytes().to_vec()));
+        let s = |v: &str| Value::from(v);
         let binding = table(&[
             ("format", s("pdf")),
             ("type", s("report")),
@@ -118,16 +114,13 @@ mod tests {
         assert!(headers_match(&binding, MatchMode::Any, Some(&one)));
         assert!(!headers_match(&binding, MatchMode::AllWithX, Some(&both)));
         assert!(!headers_match(&binding, MatchMode::Any, None));
-        assert!(headers_match(&FieldTable::default(), MatchMode::All, None));
+        assert!(headers_match(&Table::new(), MatchMode::All, None));
     }
 
     #[test]
     fn integers_compare_across_widths_and_void_means_present() {
-        let binding = table(&[("n", AMQPValue::ShortShortInt(1)), ("p", AMQPValue::Void)]);
-        let msg = table(&[
-            ("n", AMQPValue::LongLongInt(1)),
-            ("p", AMQPValue::Boolean(true)),
-        ]);
+        let binding = table(&[("n", Value::I8(1)), ("p", Value::Void)]);
+        let msg = table(&[("n", Value::I64(1)), ("p", Value::Bool(true))]);
         assert!(headers_match(&binding, MatchMode::All, Some(&msg)));
     }
 }

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use warren_codec::FieldTable;
 
 use crate::queue::Queue;
+use crate::value::{Table, Value};
 use headers::{headers_match, MatchMode};
 use topic::TopicTrie;
 
@@ -97,7 +97,7 @@ pub struct Binding {
     /// The binding key.
     pub routing_key: Arc<str>,
     /// Binding arguments (used by the headers exchange).
-    pub arguments: FieldTable,
+    pub arguments: Table,
 }
 
 #[derive(Default)]
@@ -118,7 +118,7 @@ pub struct ExchangeOptions {
     /// Cannot be published to directly.
     pub internal: bool,
     /// Declaration arguments.
-    pub arguments: FieldTable,
+    pub arguments: Table,
 }
 
 /// An exchange.
@@ -168,9 +168,8 @@ impl Exchange {
         if let Some(name) = self
             .options
             .arguments
-            .inner()
             .get("alternate-exchange")
-            .and_then(crate::args::as_str)
+            .and_then(Value::as_str)
         {
             return Some(name.into());
         }
@@ -251,12 +250,7 @@ impl Exchange {
 
     /// Appends the destinations matching a message to `out` (duplicates possible;
     /// the caller de-duplicates across exchanges).
-    pub fn route(
-        &self,
-        routing_key: &str,
-        headers: Option<&FieldTable>,
-        out: &mut Vec<Destination>,
-    ) {
+    pub fn route(&self, routing_key: &str, headers: Option<&Table>, out: &mut Vec<Destination>) {
         let routes = self.routes.read();
         match self.kind {
             ExchangeKind::Direct => {
@@ -340,17 +334,15 @@ impl Routes {
 /// text, e.g. "invalid type 'signedint' for arg 'alternate-exchange' in
 /// exchange 'x' in vhost '/'".
 pub(crate) fn check_alternate_exchange_arg(
-    arguments: &FieldTable,
+    arguments: &Table,
     exchange: &str,
     vhost: &str,
 ) -> Result<(), crate::error::BrokerError> {
-    match arguments.inner().get("alternate-exchange") {
-        None
-        | Some(warren_codec::AMQPValue::LongString(_))
-        | Some(warren_codec::AMQPValue::ShortString(_)) => Ok(()),
+    match arguments.get("alternate-exchange") {
+        None | Some(Value::Str(_)) => Ok(()),
         Some(other) => Err(crate::error::BrokerError::PreconditionFailed(format!(
             "invalid type '{}' for arg 'alternate-exchange' in exchange '{exchange}' in vhost '{vhost}'",
-            crate::args::type_name(other)
+            other.type_name()
         ))),
     }
 }

@@ -15,8 +15,8 @@ mod access;
 
 use std::sync::Arc;
 
+use crate::value::Table;
 use bytes::Bytes;
-use warren_codec::FieldTable;
 
 use crate::auth::{Access, ResourceKind};
 use crate::broker::Broker;
@@ -59,7 +59,7 @@ pub struct Publish<'a> {
     /// More routing keys (the CC and BCC headers).
     pub extra_keys: &'a [Bytes],
     /// The message's headers, asked for only by a headers exchange.
-    pub headers: &'a mut dyn FnMut() -> Option<FieldTable>,
+    pub headers: &'a mut dyn FnMut() -> Option<Table>,
     /// The channel's (or the API's) message counters.
     pub counters: &'a MessageCounters,
     /// Whether the publisher wants the message back if it reaches no queue.

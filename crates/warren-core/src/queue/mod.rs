@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
-use warren_codec::FieldTable;
 use warren_store::{Expiry, Location, MessageStore};
 
 use crate::consumer::{Consumer, Delivery};
@@ -27,6 +26,7 @@ use crate::dead_letter::DeathReason;
 use crate::error::BrokerError;
 use crate::message::Message;
 use crate::scheduler::Scheduler;
+use crate::value::Table;
 use crate::vhost::VHost;
 use ready::ReadyList;
 pub use ready::ReadyStats;
@@ -77,7 +77,7 @@ pub struct QueueOptions {
     /// The connection it is exclusive to, if any.
     pub exclusive_owner: Option<u64>,
     /// Declaration arguments (x-…), kept as given.
-    pub arguments: FieldTable,
+    pub arguments: Table,
 }
 
 /// Counters for statistics.

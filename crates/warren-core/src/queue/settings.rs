@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use warren_codec::FieldTable;
-
-use crate::args::{as_i64, as_str};
 use crate::policy::{EffectivePolicies, PolicyKeys};
+use crate::value::{Table, Value};
 
 /// What a queue does when a publish would take it past its length limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,10 +81,13 @@ fn merged(policies: &EffectivePolicies) -> PolicyKeys {
 
 impl QueueSettings {
     /// Resolves validated declaration arguments against the policies in effect.
-    pub fn resolve(args: &FieldTable, policies: &EffectivePolicies) -> Self {
-        let table = args.inner();
-        let int = |key: &str| table.get(key).and_then(as_i64).map(|v| v.max(0) as u64);
-        let text = |key: &str| table.get(key).and_then(as_str).map(Arc::<str>::from);
+    pub fn resolve(args: &Table, policies: &EffectivePolicies) -> Self {
+        let int = |key: &str| {
+            args.get(key)
+                .and_then(Value::as_i64)
+                .map(|v| v.max(0) as u64)
+        };
+        let text = |key: &str| args.get(key).and_then(Value::as_str).map(Arc::<str>::from);
         let policy = merged(policies);
         QueueSettings {
             message_ttl: min_opt(int("x-message-ttl"), policy.message_ttl),
@@ -104,8 +105,8 @@ impl QueueSettings {
                 .filter(|p| *p > 0)
                 .map(|p| p.min(255) as u8),
             single_active_consumer: matches!(
-                table.get("x-single-active-consumer"),
-                Some(warren_codec::AMQPValue::Boolean(true))
+                args.get("x-single-active-consumer"),
+                Some(Value::Bool(true))
             ),
             policy: policies.user.as_ref().map(|p| p.name.clone()),
             operator_policy: policies.operator.as_ref().map(|p| p.name.clone()),

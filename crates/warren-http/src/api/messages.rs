@@ -10,6 +10,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use warren_amqp::value::{to_field_table, to_table};
 use warren_codec::properties::{decode_properties, encode_properties};
 use warren_codec::spec::basic::AMQPProperties;
 use warren_codec::ShortString;
@@ -110,7 +111,8 @@ pub fn properties_from_json(p: &Map<String, Value>) -> ApiResult<AMQPProperties>
     match p.get("headers") {
         None | Some(Value::Null) => {}
         Some(h @ Value::Object(_)) => {
-            props = props.with_headers(json_to_table(h).map_err(ApiError::bad_request)?)
+            let table = json_to_table(h).map_err(ApiError::bad_request)?;
+            props = props.with_headers(to_field_table(&table).map_err(ApiError::bad_request)?)
         }
         Some(_) => return Err(ApiError::bad_request("not_table: headers")),
     }
@@ -144,7 +146,7 @@ pub fn properties_to_json(p: &AMQPProperties) -> Value {
         out.insert("timestamp".into(), json!(t));
     }
     if let Some(h) = p.headers() {
-        out.insert("headers".into(), table_to_json(h));
+        out.insert("headers".into(), table_to_json(&to_table(h)));
     }
     Value::Object(out)
 }
@@ -186,7 +188,7 @@ pub async fn publish(
         properties: encode_properties(&properties),
         body: payload,
     });
-    let mut headers = || properties.headers().clone();
+    let mut headers = || properties.headers().as_ref().map(to_table);
     let routed = publisher.publish(CorePublish {
         exchange: &exchange,
         message: &message,
