@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use parking_lot::RwLock;
+use parking_lot::{ReentrantMutex, RwLock};
 use rand::Rng;
 
 use crate::args::{
@@ -87,6 +87,12 @@ pub struct VHost {
     pub name: Arc<str>,
     exchanges: RwLock<HashMap<Arc<str>, Arc<Exchange>>>,
     queues: RwLock<HashMap<Arc<str>, Arc<Queue>>>,
+    /// Serializes changes of definitions (declare, delete, bind, unbind) with
+    /// their writes to the definitions store, so the stored order is the
+    /// order of the changes, while the maps' write locks cover only the map
+    /// change and publishers never wait for a disk sync. Reentrant: deleting
+    /// a queue deletes auto-delete exchanges left without bindings.
+    definitions: ReentrantMutex<()>,
     /// Direct reply-to pseudo-queues.
     pub reply_to: ReplyTo,
     policies: RwLock<Policies>,
@@ -145,6 +151,7 @@ impl VHost {
             name: name.into(),
             exchanges: RwLock::new(HashMap::new()),
             queues: RwLock::new(HashMap::new()),
+            definitions: ReentrantMutex::new(()),
             reply_to: ReplyTo::default(),
             churn: QueueChurn::default(),
             persistence: OnceLock::new(),
@@ -240,6 +247,7 @@ impl VHost {
         if decl.name.is_empty() {
             return Err(default_exchange_refused());
         }
+        let _definitions = self.definitions.lock();
         let mut exchanges = self.exchanges.write();
         if let Some(existing) = exchanges.get(decl.name.as_str()) {
             self.check_exchange_equivalent(existing, kind, &decl)?;
@@ -263,6 +271,7 @@ impl VHost {
         let exchange = Exchange::new(&decl.name, kind, options);
         exchange.set_policy(self.policies.read().effective(&decl.name, false).user);
         exchanges.insert(exchange.name.clone(), exchange.clone());
+        drop(exchanges);
         if let (true, Some(p)) = (exchange.options.durable, self.durability()) {
             p.save_exchange(&self.name, &exchange);
         }
@@ -315,6 +324,7 @@ impl VHost {
                 self.name
             )));
         }
+        let _definitions = self.definitions.lock();
         let exchange = {
             let mut exchanges = self.exchanges.write();
             let Some(exchange) = exchanges.get(name).cloned() else {
@@ -378,6 +388,7 @@ impl VHost {
             exclusive_owner: decl.exclusive.then_some(connection_id),
             arguments: decl.arguments.clone(),
         };
+        let _definitions = self.definitions.lock();
         let mut queues = self.queues.write();
         if let Some(existing) = queues.get(name.as_str()).cloned() {
             drop(queues);
@@ -509,6 +520,7 @@ impl VHost {
     }
 
     fn forget_queue(&self, queue: &Arc<Queue>, consumers: Vec<Arc<Consumer>>) {
+        let _definitions = self.definitions.lock();
         {
             let mut queues = self.queues.write();
             if queues
@@ -567,6 +579,7 @@ impl VHost {
         connection_id: u64,
     ) -> Result<(), BrokerError> {
         check_name("routing key", key)?;
+        let _definitions = self.definitions.lock();
         let (exchange, queue) = self.binding_ends(exchange, queue, connection_id)?;
         Self::check_binding_arguments(&exchange, &arguments)?;
         self.add_binding(&exchange, Destination::Queue(queue), key, arguments);
@@ -587,6 +600,7 @@ impl VHost {
         if exchange.is_empty() {
             return Err(default_exchange_refused());
         }
+        let _definitions = self.definitions.lock();
         let (Ok(exchange), Ok(queue)) = (self.exchange(exchange), self.queue(queue)) else {
             return Ok(());
         };
@@ -647,6 +661,7 @@ impl VHost {
         arguments: Table,
     ) -> Result<(), BrokerError> {
         check_name("routing key", key)?;
+        let _definitions = self.definitions.lock();
         let (source, destination) = self.exchange_pair(source, destination)?;
         Self::check_binding_arguments(&source, &arguments)?;
         self.add_binding(&source, Destination::Exchange(destination), key, arguments);
@@ -686,6 +701,7 @@ impl VHost {
         if source.is_empty() || destination.is_empty() {
             return Err(default_exchange_refused());
         }
+        let _definitions = self.definitions.lock();
         let (Ok(source), Ok(destination)) = (self.exchange(source), self.exchange(destination))
         else {
             return Ok(());
