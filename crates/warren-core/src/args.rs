@@ -3,6 +3,30 @@
 
 use crate::value::{Table, Value};
 
+/// What a queue does when a publish would take it past its length limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Drop (or dead-letter) the oldest messages (RabbitMQ's default).
+    #[default]
+    DropHead,
+    /// Refuse the new message; publishers in confirm mode get basic.nack.
+    RejectPublish,
+    /// Refuse the new message and dead-letter it.
+    RejectPublishDlx,
+}
+
+impl Overflow {
+    /// Parses `x-overflow` / the `overflow` policy key.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "drop-head" => Some(Overflow::DropHead),
+            "reject-publish" => Some(Overflow::RejectPublish),
+            "reject-publish-dlx" => Some(Overflow::RejectPublishDlx),
+            _ => None,
+        }
+    }
+}
+
 /// Queue arguments that must be equal when a queue is redeclared; others are
 /// ignored, as RabbitMQ does.
 pub const QUEUE_EQUIVALENCE_ARGS: &[&str] = &[

@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::args::Overflow;
 use crate::args::MAX_EXPIRY;
-use crate::queue::Overflow;
 
 /// User policies (`set_policy`) or operator policies (`set_operator_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

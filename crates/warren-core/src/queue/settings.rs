@@ -3,32 +3,9 @@
 
 use std::sync::Arc;
 
+pub use crate::args::Overflow;
 use crate::policy::{EffectivePolicies, PolicyKeys};
 use crate::value::{Table, Value};
-
-/// What a queue does when a publish would take it past its length limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Overflow {
-    /// Drop (or dead-letter) the oldest messages (RabbitMQ's default).
-    #[default]
-    DropHead,
-    /// Refuse the new message; publishers in confirm mode get basic.nack.
-    RejectPublish,
-    /// Refuse the new message and dead-letter it.
-    RejectPublishDlx,
-}
-
-impl Overflow {
-    /// Parses `x-overflow` / the `overflow` policy key.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "drop-head" => Some(Overflow::DropHead),
-            "reject-publish" => Some(Overflow::RejectPublish),
-            "reject-publish-dlx" => Some(Overflow::RejectPublishDlx),
-            _ => None,
-        }
-    }
-}
 
 /// The settings a queue enforces.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
