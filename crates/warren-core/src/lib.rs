@@ -6,6 +6,7 @@
 //! Protocol adapters (AMQP 0-9-1 today) translate frames into calls on [`Broker`]
 //! and [`VHost`], and receive deliveries through the [`DeliverySink`] trait.
 
+pub mod admin;
 pub mod alarms;
 pub mod args;
 pub mod auth;
@@ -24,7 +25,6 @@ pub mod permissions;
 pub mod persistence;
 pub mod policies;
 pub mod policy;
-pub mod policy_admin;
 pub mod publish;
 pub mod queue;
 mod queue_type;
