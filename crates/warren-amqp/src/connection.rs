@@ -23,6 +23,7 @@ use warren_core::{Broker, BrokerError, Queue};
 
 use crate::channel::{Channel, Fault};
 use crate::config::AmqpConfig;
+use crate::error::AmqpError;
 use crate::flow::Flow;
 use crate::handshake::{codec_error, HandshakeError};
 use crate::outbox::Outgoing;
@@ -451,14 +452,11 @@ impl Connection {
             if is_method && ids == (20, 10) {
                 self.open_channel(frame.channel);
             } else if is_method {
-                self.close_connection(
-                    BrokerError::ChannelError("expected 'channel.open'".into()),
-                    ids,
-                );
+                self.close_connection(AmqpError::Channel("expected 'channel.open'".into()), ids);
             } else {
                 // RabbitMQ: a content or heartbeat frame where a method belongs.
                 self.close_connection(
-                    BrokerError::UnexpectedFrame(
+                    AmqpError::UnexpectedFrame(
                         "expected method frame, got non method frame instead".into(),
                     ),
                     (0, 0),
@@ -566,7 +564,7 @@ impl Connection {
                 }
             }
             _ => self.close_connection(
-                BrokerError::UnexpectedFrame("content frame on channel 0".into()),
+                AmqpError::UnexpectedFrame("content frame on channel 0".into()),
                 (0, 0),
             ),
         }
@@ -648,17 +646,18 @@ impl Connection {
     }
 
     /// Sends connection.close for `error` and stops processing other frames.
-    fn close_connection(&mut self, error: BrokerError, ids: (u16, u16)) {
+    fn close_connection(&mut self, error: impl Into<AmqpError>, ids: (u16, u16)) {
         self.close_connection_on(0, error, ids);
     }
 
     /// [`Connection::close_connection`] for an error on `channel` (named in the log).
-    fn close_connection_on(&mut self, channel: u16, error: BrokerError, ids: (u16, u16)) {
+    fn close_connection_on(&mut self, channel: u16, error: impl Into<AmqpError>, ids: (u16, u16)) {
+        let error = error.into();
         if !matches!(self.phase, Phase::Open) {
             return;
         }
         match &error {
-            BrokerError::ConnectionForced(_) => {
+            AmqpError::ConnectionForced(_) => {
                 tracing::warn!(target: "warren::connection", "closing AMQP connection ({}): {error}", self.session.info.meta.name)
             }
             _ => {
@@ -692,7 +691,7 @@ impl Connection {
     fn drain_outbox(&mut self) {
         self.session.now = Instant::now();
         if let Some(reason) = self.session.outbox.take_close_request() {
-            self.close_connection(BrokerError::ConnectionForced(reason), (0, 0));
+            self.close_connection(AmqpError::ConnectionForced(reason), (0, 0));
         }
         let mut batch = Vec::new();
         self.session.outbox.drain_into(&mut batch);
@@ -773,10 +772,10 @@ fn return_undelivered(d: warren_core::Delivery) {
 
 /// RabbitMQ's answer (rabbit_reader:handle_method0/2) to anything on channel 0
 /// other than connection.close, close-ok and update-secret once running.
-fn unexpected_on_channel_0() -> BrokerError {
-    BrokerError::ChannelError("unexpected method in connection state running".into())
+fn unexpected_on_channel_0() -> AmqpError {
+    AmqpError::Channel("unexpected method in connection state running".into())
 }
 
-fn force_shutdown() -> BrokerError {
-    BrokerError::ConnectionForced("broker forced connection closure with reason 'shutdown'".into())
+fn force_shutdown() -> AmqpError {
+    AmqpError::ConnectionForced("broker forced connection closure with reason 'shutdown'".into())
 }

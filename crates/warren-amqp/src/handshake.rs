@@ -18,6 +18,7 @@ use warren_core::registry::ConnectionMeta;
 use warren_core::{Broker, BrokerError};
 
 use crate::config::AmqpConfig;
+use crate::error::AmqpError;
 use crate::outbox::{Outbox, OutboxCloser};
 use crate::session::{ClientCapabilities, Session};
 use crate::text::reply_text;
@@ -40,7 +41,7 @@ pub enum HandshakeError {
     BadHeader(Vec<u8>),
     /// The peer broke the handshake; connection.close was sent with this error.
     #[error("{0}")]
-    Refused(BrokerError),
+    Refused(AmqpError),
 }
 
 /// What the transport knows about the client.
@@ -138,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
                 }
                 Ok(Some(_)) => {
                     return Err(self
-                        .refuse(BrokerError::UnexpectedFrame(
+                        .refuse(AmqpError::UnexpectedFrame(
                             "non-method frame during handshake".into(),
                         ))
                         .await)
@@ -154,12 +155,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
     }
 
     /// Sends connection.close with `error` and gives the client a moment to answer.
-    async fn refuse(&mut self, error: BrokerError) -> HandshakeError {
+    async fn refuse(&mut self, error: impl Into<AmqpError>) -> HandshakeError {
         self.refuse_for(error, (0, 0)).await
     }
 
     /// Like [`Wire::refuse`], naming the method (class, method ids) that failed.
-    async fn refuse_for(&mut self, error: BrokerError, ids: (u16, u16)) -> HandshakeError {
+    async fn refuse_for(&mut self, error: impl Into<AmqpError>, ids: (u16, u16)) -> HandshakeError {
+        let error = error.into();
         let close = AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
             reply_code: error.reply_code(),
             reply_text: reply_text(&error.to_string()),
@@ -179,16 +181,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<'_, S> {
 }
 
 /// Maps a decoding failure to the broker error RabbitMQ answers it with.
-pub fn codec_error(e: warren_codec::CodecError) -> BrokerError {
+pub fn codec_error(e: warren_codec::CodecError) -> AmqpError {
     let text = e.to_string();
     let text = text
         .split_once(" - ")
         .map(|(_, t)| t.to_string())
         .unwrap_or(text);
     match e.reply_code() {
-        540 => BrokerError::NotImplemented(text),
-        502 => BrokerError::SyntaxError(text),
-        _ => BrokerError::FrameError(text),
+        540 => BrokerError::NotImplemented(text).into(),
+        502 => BrokerError::SyntaxError(text).into(),
+        _ => AmqpError::Frame(text),
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use warren_codec::spec::connection;
 use warren_core::BrokerError;
 
+use crate::error::AmqpError;
 use crate::handshake::PeerInfo;
 
 /// `peer -> local`, how RabbitMQ's log lines (and connection names) show a connection.
@@ -20,7 +21,7 @@ pub fn connection_label(peer: SocketAddr, local: Option<SocketAddr>) -> String {
 }
 
 /// The text of an error without its `CODE - ` prefix.
-fn reason(e: &BrokerError) -> String {
+fn reason(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     text.split_once(" - ")
         .map_or(text.clone(), |(_, r)| r.to_string())
@@ -144,7 +145,7 @@ pub fn channel_error(
     user: &str,
     channel: u16,
     ids: (u16, u16),
-    e: &BrokerError,
+    e: &AmqpError,
 ) {
     tracing::error!(
         target: "warren::channel",
@@ -164,7 +165,7 @@ pub fn connection_error(
     user: &str,
     channel: u16,
     ids: (u16, u16),
-    e: &BrokerError,
+    e: &AmqpError,
 ) {
     tracing::error!(
         target: "warren::connection",

@@ -1,16 +1,12 @@
-//! The core's error type: every failure carries the AMQP reply code RabbitMQ uses
-//! and whether it closes the channel or the whole connection.
+//! The core's domain errors: each carries the reply code RabbitMQ uses for it
+//! (RabbitMQ's own vocabulary, which every adapter maps onto its protocol) and
+//! whether, in AMQP 0-9-1 terms, it closes the channel or the connection.
+//! Protocol errors (framing, unexpected frames) belong to the adapters.
 
 /// A broker-level failure. `Display` gives RabbitMQ's reply text, e.g.
 /// `NOT_FOUND - no queue 'q' in vhost '/'`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
-    /// 320: the broker is shutting down or an operator closed the connection.
-    #[error("CONNECTION_FORCED - {0}")]
-    ConnectionForced(String),
-    /// 402: the virtual host does not exist or may not be used.
-    #[error("INVALID_PATH - {0}")]
-    InvalidPath(String),
     /// 403: the operation is not permitted (reserved names, permissions, login).
     #[error("ACCESS_REFUSED - {0}")]
     AccessRefused(String),
@@ -23,24 +19,12 @@ pub enum BrokerError {
     /// 406: arguments or state do not allow the operation.
     #[error("PRECONDITION_FAILED - {0}")]
     PreconditionFailed(String),
-    /// 501: malformed framing.
-    #[error("FRAME_ERROR - {0}")]
-    FrameError(String),
     /// 502: a field violates the spec.
     #[error("SYNTAX_ERROR - {0}")]
     SyntaxError(String),
     /// 503: the command is invalid in this state.
     #[error("COMMAND_INVALID - {0}")]
     CommandInvalid(String),
-    /// 504: the channel is not open or is misused.
-    #[error("CHANNEL_ERROR - {0}")]
-    ChannelError(String),
-    /// 505: a frame arrived that the state machine did not expect.
-    #[error("UNEXPECTED_FRAME - {0}")]
-    UnexpectedFrame(String),
-    /// 506: a resource limit was reached.
-    #[error("RESOURCE_ERROR - {0}")]
-    ResourceError(String),
     /// 530: the operation is not allowed (e.g. reusing a consumer tag).
     #[error("NOT_ALLOWED - {0}")]
     NotAllowed(String),
@@ -56,18 +40,12 @@ impl BrokerError {
     /// The AMQP reply code.
     pub fn reply_code(&self) -> u16 {
         match self {
-            BrokerError::ConnectionForced(_) => 320,
-            BrokerError::InvalidPath(_) => 402,
             BrokerError::AccessRefused(_) => 403,
             BrokerError::NotFound(_) => 404,
             BrokerError::ResourceLocked(_) => 405,
             BrokerError::PreconditionFailed(_) => 406,
-            BrokerError::FrameError(_) => 501,
             BrokerError::SyntaxError(_) => 502,
             BrokerError::CommandInvalid(_) => 503,
-            BrokerError::ChannelError(_) => 504,
-            BrokerError::UnexpectedFrame(_) => 505,
-            BrokerError::ResourceError(_) => 506,
             BrokerError::NotAllowed(_) => 530,
             BrokerError::NotImplemented(_) => 540,
             BrokerError::InternalError(_) => 541,

@@ -22,6 +22,7 @@ use warren_core::publish::Publisher;
 use warren_core::registry::ChannelInfo;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
 
+use crate::error::AmqpError;
 use crate::handshake::codec_error;
 use crate::session::Session;
 use publish::Content;
@@ -31,7 +32,7 @@ use publish::Content;
 #[derive(Debug)]
 pub struct Fault {
     /// What went wrong.
-    pub error: BrokerError,
+    pub error: AmqpError,
     /// Class of the offending method (0 if none).
     pub class_id: u16,
     /// Offending method (0 if none).
@@ -39,9 +40,9 @@ pub struct Fault {
 }
 
 impl Fault {
-    pub fn new(error: BrokerError, ids: (u16, u16)) -> Self {
+    pub fn new(error: impl Into<AmqpError>, ids: (u16, u16)) -> Self {
         Fault {
-            error,
+            error: error.into(),
             class_id: ids.0,
             method_id: ids.1,
         }
@@ -214,7 +215,7 @@ impl Channel {
                 };
                 if let Some(text) = expected {
                     return Err(Fault::new(
-                        BrokerError::UnexpectedFrame(text.into()),
+                        AmqpError::UnexpectedFrame(text.into()),
                         publish::PUBLISH,
                     ));
                 }
@@ -227,44 +228,44 @@ impl Channel {
             FrameKind::Header => self.on_header(frame.payload, session),
             FrameKind::Body => self.on_body(frame.payload, session),
             FrameKind::Heartbeat => Err(Fault::new(
-                BrokerError::UnexpectedFrame("heartbeat frame on a non-zero channel".into()),
+                AmqpError::UnexpectedFrame("heartbeat frame on a non-zero channel".into()),
                 (0, 0),
             )),
         }
     }
 
-    fn handle_method(&mut self, method: Method, session: &mut Session) -> Result<(), BrokerError> {
+    fn handle_method(&mut self, method: Method, session: &mut Session) -> Result<(), AmqpError> {
         match method {
-            Method::Publish(p) => self.on_publish(p),
+            Method::Publish(p) => Ok(self.on_publish(p)?),
             Method::Ack {
                 delivery_tag,
                 multiple,
-            } => self.settle(
+            } => Ok(self.settle(
                 Settle::Ack {
                     tag: delivery_tag,
                     multiple,
                 },
                 session,
-            ),
+            )?),
             Method::Qos {
                 prefetch_size,
                 prefetch_count,
                 global,
-            } => self.qos(prefetch_size, prefetch_count, global, session),
+            } => Ok(self.qos(prefetch_size, prefetch_count, global, session)?),
             Method::Other(class) => self.handle_class(class, session),
         }
     }
 
-    fn handle_class(&mut self, class: AMQPClass, session: &mut Session) -> Result<(), BrokerError> {
+    fn handle_class(&mut self, class: AMQPClass, session: &mut Session) -> Result<(), AmqpError> {
         match class {
-            AMQPClass::Basic(m) => self.handle_basic(m, session),
-            AMQPClass::Queue(m) => self.handle_queue(m, session),
-            AMQPClass::Exchange(m) => self.handle_exchange(m, session),
+            AMQPClass::Basic(m) => Ok(self.handle_basic(m, session)?),
+            AMQPClass::Queue(m) => Ok(self.handle_queue(m, session)?),
+            AMQPClass::Exchange(m) => Ok(self.handle_exchange(m, session)?),
             AMQPClass::Channel(m) => self.handle_channel(m, session),
             AMQPClass::Confirm(cf::AMQPMethod::Select(sel)) => {
-                self.confirm_select(sel.nowait, session)
+                Ok(self.confirm_select(sel.nowait, session)?)
             }
-            AMQPClass::Tx(m) => self.handle_tx(m, session),
+            AMQPClass::Tx(m) => Ok(self.handle_tx(m, session)?),
             AMQPClass::Access(access::AMQPMethod::Request(_)) => {
                 session.send(
                     self.id,
@@ -274,10 +275,9 @@ impl Channel {
             }
             AMQPClass::Connection(_) => Err(BrokerError::CommandInvalid(
                 "connection class methods are only allowed on channel 0".into(),
-            )),
-            _ => Err(BrokerError::CommandInvalid(
-                "method not valid from a client".into(),
-            )),
+            )
+            .into()),
+            _ => Err(BrokerError::CommandInvalid("method not valid from a client".into()).into()),
         }
     }
 
@@ -346,11 +346,7 @@ impl Channel {
         }
     }
 
-    fn handle_channel(
-        &mut self,
-        m: c::AMQPMethod,
-        session: &mut Session,
-    ) -> Result<(), BrokerError> {
+    fn handle_channel(&mut self, m: c::AMQPMethod, session: &mut Session) -> Result<(), AmqpError> {
         match m {
             c::AMQPMethod::Flow(flow) if flow.active => {
                 session.send(
@@ -359,14 +355,12 @@ impl Channel {
                 );
                 Ok(())
             }
-            c::AMQPMethod::Flow(_) => Err(BrokerError::NotImplemented("active=false".into())),
-            c::AMQPMethod::Open(_) => Err(BrokerError::ChannelError(
-                "second 'channel.open' seen".into(),
-            )),
+            c::AMQPMethod::Flow(_) => {
+                Err(BrokerError::NotImplemented("active=false".into()).into())
+            }
+            c::AMQPMethod::Open(_) => Err(AmqpError::Channel("second 'channel.open' seen".into())),
             c::AMQPMethod::FlowOk(_) => Ok(()),
-            _ => Err(BrokerError::CommandInvalid(
-                "channel method not valid here".into(),
-            )),
+            _ => Err(BrokerError::CommandInvalid("channel method not valid here".into()).into()),
         }
     }
 

@@ -13,6 +13,7 @@ use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Exchange, Message};
 
+use crate::error::AmqpError;
 use crate::outbox::sync_token;
 
 use super::sender_selected::sender_routes;
@@ -105,13 +106,13 @@ impl Channel {
             Content::Header(p) => p,
             Content::Idle => {
                 return Err(Fault::new(
-                    BrokerError::UnexpectedFrame(EXPECTED_METHOD.into()),
+                    AmqpError::UnexpectedFrame(EXPECTED_METHOD.into()),
                     (0, 0),
                 ))
             }
             Content::Body { .. } => {
                 return Err(Fault::new(
-                    BrokerError::UnexpectedFrame(
+                    AmqpError::UnexpectedFrame(
                         "expected content body, got non content body frame instead".into(),
                     ),
                     PUBLISH,
@@ -122,7 +123,7 @@ impl Channel {
             decode_content_header(payload).map_err(|e| Fault::new(codec_error(e), PUBLISH))?;
         if header.class_id != 60 {
             return Err(Fault::new(
-                BrokerError::UnexpectedFrame(format!(
+                AmqpError::UnexpectedFrame(format!(
                     "expected content header for class 60, got one for class {} instead",
                     header.class_id
                 )),
@@ -162,19 +163,19 @@ impl Channel {
         else {
             return Err(match self.content {
                 Content::Header(_) => Fault::new(
-                    BrokerError::UnexpectedFrame(
+                    AmqpError::UnexpectedFrame(
                         "expected content header for class 60, got non content header frame instead"
                             .into(),
                     ),
                     PUBLISH,
                 ),
-                _ => Fault::new(BrokerError::UnexpectedFrame(EXPECTED_METHOD.into()), (0, 0)),
+                _ => Fault::new(AmqpError::UnexpectedFrame(EXPECTED_METHOD.into()), (0, 0)),
             });
         };
         *received += payload.len() as u64;
         if *received > *expected {
             return Err(Fault::new(
-                BrokerError::FrameError("content body frame exceeds remaining content size".into()),
+                AmqpError::Frame("content body frame exceeds remaining content size".into()),
                 PUBLISH,
             ));
         }
