@@ -9,6 +9,7 @@
 mod accept;
 mod channel;
 mod connection;
+pub mod content;
 mod flow;
 mod handshake;
 mod log_lines;

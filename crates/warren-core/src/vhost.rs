@@ -713,6 +713,20 @@ impl VHost {
         Ok((self.exchange(source)?, self.exchange(destination)?))
     }
 
+    /// [`VHost::route`] with the headers as a neutral table, as the core has
+    /// them for a dead-lettered message (converted for the headers exchange
+    /// until it matches neutral tables itself).
+    pub fn route_with_table(
+        &self,
+        exchange: &Arc<Exchange>,
+        routing_key: &str,
+        headers: &mut dyn FnMut() -> Option<crate::value::Table>,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
+        let mut field_table = || headers().map(|t| field_table_of(&t));
+        self.route(exchange, routing_key, &mut field_table, out);
+    }
+
     /// Finds the queues a message published to `exchange` with `routing_key`
     /// reaches, following exchange-to-exchange bindings, each queue once.
     /// `headers` is called only if a headers exchange is on the way.
@@ -843,5 +857,47 @@ impl VHost {
 impl std::fmt::Debug for VHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VHost").field("name", &self.name).finish()
+    }
+}
+
+/// The AMQP field table of a neutral table (names over 255 bytes, which no
+/// AMQP header can have, are left out): a bridge for headers-exchange routing.
+fn field_table_of(table: &crate::value::Table) -> FieldTable {
+    let mut out = FieldTable::default();
+    for (key, value) in table.iter() {
+        if let Ok(name) = warren_codec::ShortString::try_new(key.to_string()) {
+            out.insert(name, amqp_value_of(value));
+        }
+    }
+    out
+}
+
+/// The AMQP field value of a neutral value.
+fn amqp_value_of(value: &crate::value::Value) -> warren_codec::AMQPValue {
+    use crate::value::Value;
+    use warren_codec::AMQPValue;
+    match value {
+        Value::Bool(b) => AMQPValue::Boolean(*b),
+        Value::I8(v) => AMQPValue::ShortShortInt(*v),
+        Value::U8(v) => AMQPValue::ShortShortUInt(*v),
+        Value::I16(v) => AMQPValue::ShortInt(*v),
+        Value::U16(v) => AMQPValue::ShortUInt(*v),
+        Value::I32(v) => AMQPValue::LongInt(*v),
+        Value::U32(v) => AMQPValue::LongUInt(*v),
+        Value::I64(v) => AMQPValue::LongLongInt(*v),
+        Value::F32(v) => AMQPValue::Float(*v),
+        Value::F64(v) => AMQPValue::Double(*v),
+        Value::Decimal { scale, value } => AMQPValue::DecimalValue(warren_codec::DecimalValue {
+            scale: *scale,
+            value: *value,
+        }),
+        Value::Str(s) => AMQPValue::LongString(warren_codec::LongString::from(s.to_vec())),
+        Value::Bytes(b) => AMQPValue::ByteArray(b.to_vec().into()),
+        Value::Array(items) => {
+            AMQPValue::FieldArray(items.iter().map(amqp_value_of).collect::<Vec<_>>().into())
+        }
+        Value::Timestamp(t) => AMQPValue::Timestamp(*t),
+        Value::Table(t) => AMQPValue::FieldTable(field_table_of(t)),
+        Value::Void => AMQPValue::Void,
     }
 }

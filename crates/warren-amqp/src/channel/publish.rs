@@ -7,10 +7,9 @@ use bytes::{Bytes, BytesMut};
 use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
-use warren_codec::properties::decode_properties;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::enqueue::enqueue;
-use warren_core::message::parse_expiration;
+use warren_core::message::{parse_expiration, Content as MessageContent, FormatId};
 use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Exchange, ExchangeKind, Message};
@@ -64,7 +63,7 @@ fn memory_estimate(message: &Message, queues: usize) -> usize {
     if queues == 0 {
         return 0;
     }
-    let content = message.body.len() + message.properties.len() + message.routing_key.len();
+    let content = message.body.len() + message.content.bytes.len() + message.routing_key.len();
     content + MESSAGE_OVERHEAD + QUEUE_ENTRY_OVERHEAD * queues
 }
 
@@ -265,13 +264,15 @@ impl Channel {
         check_user_id(&properties, session)?;
         check_expiration(&properties)?;
         let (cc, without_bcc) = sender_routes(&properties)?;
+        let properties = without_bcc.unwrap_or(properties);
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,
             message: Arc::new(Message {
                 exchange: publish.exchange,
                 routing_key: publish.routing_key,
-                properties: without_bcc.unwrap_or(properties),
+                ann: crate::content::annotate(&properties),
+                content: MessageContent::new(FormatId::AMQP_091, properties),
                 body,
             }),
             cc,
@@ -309,7 +310,7 @@ impl Channel {
         let routing_key = std::str::from_utf8(&message.routing_key).unwrap_or("");
         let mut queues = std::mem::take(&mut self.route_buf);
         let mut headers = || {
-            decode_properties(&message.properties)
+            warren_codec::properties::decode_properties(&message.content.bytes)
                 .ok()
                 .and_then(|p| p.headers().clone())
         };
@@ -332,10 +333,11 @@ impl Channel {
             exchange.count_routed();
         }
         if queues.is_empty() && mandatory {
+            let properties = message.rendered_content();
             let content = ContentRef {
                 exchange: &message.exchange,
                 routing_key: &message.routing_key,
-                properties: &message.properties,
+                properties: &properties,
                 body: &message.body,
             };
             write_return(

@@ -2,19 +2,56 @@
 //! queue it is routed to and every consumer it is delivered to.
 
 use bytes::Bytes;
-use warren_codec::properties::RawProperties;
 
-/// An immutable message: where it was published and its raw content.
+mod annotations;
+mod format;
+mod stored;
+
+pub use annotations::{Annotations, Death, Extra, FirstDeath};
+pub use format::{content_format, register_format, ContentFormat};
+pub use stored::{decode_annotations, encode_annotations, AnnotationsError};
+
+/// Which protocol's encoding a message's content is in. The core knows the
+/// numbers only; each adapter registers a [`ContentFormat`] for its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FormatId(pub u8);
+
+impl FormatId {
+    /// AMQP 0-9-1: the content is the raw basic properties.
+    pub const AMQP_091: FormatId = FormatId(1);
+}
+
+/// A message's content other than its body, in its protocol's own encoding
+/// (for AMQP 0-9-1 the raw basic properties, delivered byte for byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// The encoding.
+    pub format: FormatId,
+    /// The encoded content.
+    pub bytes: Bytes,
+}
+
+impl Content {
+    /// Content of `format` from its encoded bytes.
+    pub fn new(format: FormatId, bytes: Bytes) -> Content {
+        Content { format, bytes }
+    }
+}
+
+/// An immutable message: where it was published, its content in its
+/// protocol's encoding, its body and the annotations the broker works with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// Exchange it was published to.
     pub exchange: Bytes,
     /// Routing key it was published with.
     pub routing_key: Bytes,
-    /// Raw basic properties (flags and property list), delivered byte for byte.
-    pub properties: Bytes,
+    /// Everything but the body, in the publishing protocol's encoding.
+    pub content: Content,
     /// The body.
     pub body: Bytes,
+    /// What the broker needs to know, computed once at ingress.
+    pub ann: Annotations,
 }
 
 impl Message {
@@ -24,36 +61,48 @@ impl Message {
             id,
             exchange: self.exchange.clone(),
             routing_key: self.routing_key.clone(),
-            properties: self.properties.clone(),
+            format: self.content.format.0,
+            annotations: Some(encode_annotations(&self.ann)),
+            content: self.content.bytes.clone(),
             body: self.body.clone(),
         }
     }
 
-    /// A message read back from the store.
+    /// A message read back from the store. A record written before
+    /// annotations were stored gets them from its content format; annotations
+    /// that do not decode are reported and recomputed the same way.
     pub fn from_record(record: warren_store::StoredMessage) -> Message {
+        let content = Content::new(FormatId(record.format), record.content);
+        let ann = match record.annotations.as_ref().map(|a| decode_annotations(a)) {
+            Some(Ok(ann)) => ann,
+            Some(Err(e)) => {
+                tracing::warn!("stored message {}: {e}; recomputing them", record.id);
+                content.annotate()
+            }
+            None => content.annotate(),
+        };
         Message {
             exchange: record.exchange,
             routing_key: record.routing_key,
-            properties: record.properties,
+            content,
             body: record.body,
+            ann,
         }
-    }
-
-    /// A view of the properties for reading single fields.
-    pub fn raw_properties(&self) -> RawProperties<'_> {
-        RawProperties::new(&self.properties)
     }
 
     /// Whether the publisher asked for persistence (delivery_mode 2).
     pub fn is_persistent(&self) -> bool {
-        self.raw_properties().delivery_mode() == Some(2)
+        self.ann.durable
     }
 
-    /// The per-message TTL from the `expiration` property, in milliseconds
-    /// (None if absent or not a valid non-negative integer).
+    /// The per-message TTL in milliseconds.
     pub fn expiration_ms(&self) -> Option<u64> {
-        let raw = self.raw_properties().expiration()?;
-        parse_expiration(raw).ok()
+        self.ann.expiry_ms
+    }
+
+    /// The content as delivered (see [`Content::render`]).
+    pub fn rendered_content(&self) -> Bytes {
+        self.content.render(&self.ann)
     }
 
     /// Body size in bytes, as counted by queue byte limits and statistics.
