@@ -57,7 +57,12 @@ impl StoredMessage {
         let rk_len = [self.routing_key.len().min(255) as u8];
         let content_len = (self.content.len() as u32).to_le_bytes();
         let annotated = self.annotations.is_some();
-        let id = if annotated { self.id | ANNOTATED } else { self.id }.to_le_bytes();
+        let id = if annotated {
+            self.id | ANNOTATED
+        } else {
+            self.id
+        }
+        .to_le_bytes();
         let ann: &[u8] = self.annotations.as_deref().unwrap_or_default();
         let format_and_len = [&[self.format][..], &(ann.len() as u32).to_le_bytes()].concat();
         let format_and_len: &[u8] = if annotated { &format_and_len } else { &[] };
@@ -226,7 +231,11 @@ mod tests {
             id: 42,
             exchange: Bytes::from_static(b"ex"),
             routing_key: Bytes::from_static(b"rk.1"),
-            format: if annotations.is_some() { 7 } else { LEGACY_FORMAT },
+            format: if annotations.is_some() {
+                7
+            } else {
+                LEGACY_FORMAT
+            },
             annotations,
             content: Bytes::from_static(&[0x10, 0, 2]),
             body: Bytes::from(vec![7u8; 1000]),
