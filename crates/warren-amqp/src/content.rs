@@ -171,11 +171,11 @@ pub fn render(properties: &Bytes, ann: &Annotations) -> Bytes {
     };
     let props = RawProperties::new(properties);
     if !extra.dead_lettered {
-        return match extra.expiration_removed {
-            true => props.without_expiration(),
-            false => None,
-        }
-        .unwrap_or_else(|| properties.clone());
+        let stripped = extra
+            .expiration_removed
+            .then(|| props.without_expiration())
+            .flatten();
+        return stripped.unwrap_or_else(|| properties.clone());
     }
     let published = props
         .headers_table()

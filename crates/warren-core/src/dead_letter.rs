@@ -1,16 +1,16 @@
 //! Dead-lettering, as RabbitMQ's `rabbit_dead_letter`: a message rejected
 //! without requeue, expired, or dropped by a length limit is republished to the
-//! queue's dead-letter exchange with an `x-death` header recording why.
+//! queue's dead-letter exchange with a death entry recording why.
 //!
-//! The `x-death` header is an array of tables, most recent first, one per
-//! (queue, reason): `count` (long), `reason`, `queue`, `time` (timestamp,
-//! seconds), `exchange`, `routing-keys` (array of longstr: the publish routing
-//! key and the CC keys) and `original-expiration` when the message had a
-//! per-message TTL (the `expiration` property itself is removed). When a
-//! message dies again in the same queue for the same reason, that entry's
-//! `count` is incremented and the entry moves to the front; its other fields
-//! keep their first values. The first death also sets `x-first-death-reason`,
-//! `x-first-death-queue` and `x-first-death-exchange`.
+//! The history lives in the message's annotations ([`crate::message::Death`],
+//! most recent first, one per (queue, reason)): the queue, the reason, a
+//! count, the time, the exchange, the routing keys (the publish routing key
+//! and the CC keys) and the original per-message TTL (the TTL itself is
+//! removed). When a message dies again in the same queue for the same reason,
+//! that entry's count is incremented and the entry moves to the front; its
+//! other fields keep their first values. The first death is recorded too
+//! (RabbitMQ's `x-first-death-*`). The content is never edited: its adapter
+//! renders the history (for AMQP 0-9-1 as the `x-death` header) at delivery.
 //!
 //! Cycles: a dead-lettered message is not delivered to a queue it already died
 //! in, unless a `rejected` death lies on the cycle (a client took part), as
