@@ -10,6 +10,7 @@ mod accept;
 mod channel;
 pub mod config;
 mod connection;
+pub mod content;
 pub mod error;
 mod flow;
 mod handshake;

@@ -35,6 +35,7 @@ pub struct ServerHandle {
 impl Server {
     /// Binds the listener (port 0 picks an ephemeral port).
     pub async fn bind(broker: Arc<Broker>, addr: SocketAddr) -> std::io::Result<Server> {
+        crate::content::register();
         let listener = TcpListener::bind(addr).await?;
         Ok(Server {
             listener,
@@ -51,6 +52,7 @@ impl Server {
         addr: SocketAddr,
         tls: AmqpsSettings,
     ) -> std::io::Result<Server> {
+        crate::content::register();
         let listener = TcpListener::bind(addr).await?;
         Ok(Server {
             listener,

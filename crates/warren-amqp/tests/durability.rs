@@ -502,3 +502,88 @@ async fn input_behind_a_waiting_tx_commit_is_answered_in_order() {
         .expect("the committed message survived the restart");
     assert_eq!(got.delivery.data, b"kept");
 }
+
+#[tokio::test]
+async fn a_dead_lettered_persistent_message_keeps_its_x_death_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString("dead".into()),
+    );
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare("work".into(), durable, args)
+        .await
+        .unwrap();
+    declare(&ch, "dead", true).await;
+    let mut headers = FieldTable::default();
+    headers.insert("app".into(), AMQPValue::LongString("kept".into()));
+    let props = persistent()
+        .with_expiration("60000".into())
+        .with_headers(headers);
+    publish_confirmed(&ch, "", "work", b"doomed", props).await;
+    let m = ch
+        .basic_get("work".into(), BasicGetOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    m.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+    let before = within(async {
+        loop {
+            let got = ch
+                .basic_get("dead".into(), BasicGetOptions::default())
+                .await
+                .unwrap();
+            if let Some(got) = got {
+                got.delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                break got.delivery.properties.clone();
+            }
+        }
+    })
+    .await;
+    let h = before.headers().clone().expect("headers");
+    assert!(h.inner().contains_key("x-death"), "{h:?}");
+    assert_eq!(
+        h.inner().get("x-first-death-reason"),
+        Some(&AMQPValue::LongString("rejected".into()))
+    );
+    assert_eq!(before.expiration(), &None);
+    broker.shutdown().await;
+
+    let broker = TestBroker::start_in(dir.path()).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    let after = ch
+        .basic_get("dead".into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the dead letter is back");
+    assert_eq!(after.delivery.data, b"doomed");
+    assert_eq!(
+        after.delivery.properties, before,
+        "same x-death and properties"
+    );
+    broker.shutdown().await;
+}

@@ -48,6 +48,22 @@ const LAYOUT: [(u16, Layout); 14] = [
     (FLAG_CLUSTER_ID, Layout::ShortStr),
 ];
 
+/// The properties a broker reads from every message, found in one walk of
+/// the property list by [`RawProperties::scan`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scan<'a> {
+    /// The raw headers table (length prefix included).
+    pub headers: Option<&'a [u8]>,
+    /// The delivery mode (2 = persistent).
+    pub delivery_mode: Option<u8>,
+    /// The priority.
+    pub priority: Option<u8>,
+    /// The per-message TTL string.
+    pub expiration: Option<&'a [u8]>,
+    /// The timestamp (seconds since the Unix epoch).
+    pub timestamp: Option<u64>,
+}
+
 /// A borrowed view of raw property bytes (flags followed by the property list).
 #[derive(Clone, Copy)]
 pub struct RawProperties<'a> {
@@ -120,6 +136,39 @@ impl<'a> RawProperties<'a> {
         Some((pos, pos))
     }
 
+    /// The headers, delivery mode, priority, expiration and timestamp, in one
+    /// walk; None if the property list is malformed.
+    pub fn scan(&self) -> Option<Scan<'a>> {
+        let flags = self.flags();
+        let mut pos = 2usize;
+        let mut scan = Scan::default();
+        for (flag, layout) in LAYOUT {
+            if flags & flag == 0 {
+                continue;
+            }
+            let start = pos;
+            pos += match layout {
+                Layout::ShortStr => 1 + *self.raw.get(pos)? as usize,
+                Layout::Table => {
+                    let len = self.raw.get(pos..pos + 4)?;
+                    4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize
+                }
+                Layout::Octet => 1,
+                Layout::LongLong => 8,
+            };
+            let value = self.raw.get(start..pos)?;
+            match flag {
+                FLAG_HEADERS => scan.headers = Some(value),
+                FLAG_DELIVERY_MODE => scan.delivery_mode = Some(value[0]),
+                FLAG_PRIORITY => scan.priority = Some(value[0]),
+                FLAG_EXPIRATION => scan.expiration = Some(&value[1..]),
+                FLAG_TIMESTAMP => scan.timestamp = Some(u64::from_be_bytes(value.try_into().ok()?)),
+                _ => {}
+            }
+        }
+        Some(scan)
+    }
+
     fn short_str(&self, flag: u16) -> Option<&'a [u8]> {
         let (start, end) = self.walk(Some(flag))?;
         Some(&self.raw[start + 1..end])
@@ -178,6 +227,21 @@ impl<'a> RawProperties<'a> {
             if flag == FLAG_HEADERS {
                 out.extend_from_slice(headers);
             } else if new_flags & flag != 0 {
+                let (start, end) = self.walk(Some(flag))?;
+                out.extend_from_slice(&self.raw[start..end]);
+            }
+        }
+        Some(Bytes::from(out))
+    }
+
+    /// The same property bytes without `expiration`, every other property
+    /// copied as it is. None if the bytes are malformed.
+    pub fn without_expiration(&self) -> Option<Bytes> {
+        let flags = self.flags() & !FLAG_EXPIRATION;
+        let mut out = Vec::with_capacity(self.raw.len());
+        out.extend_from_slice(&flags.to_be_bytes());
+        for (flag, _) in LAYOUT {
+            if flags & flag != 0 {
                 let (start, end) = self.walk(Some(flag))?;
                 out.extend_from_slice(&self.raw[start..end]);
             }
@@ -247,6 +311,24 @@ mod tests {
         assert_eq!(view.expiration(), Some(&b"1000"[..]));
         assert_eq!(view.user_id(), None);
         assert_eq!(decode_properties(&raw).unwrap(), props);
+        let scan = view.scan().unwrap();
+        assert_eq!(scan.headers, view.headers_table());
+        assert_eq!(
+            (scan.delivery_mode, scan.priority, scan.expiration),
+            (Some(2), Some(5), Some(&b"1000"[..]))
+        );
+        assert_eq!(scan.timestamp, None);
+        let stamped = encode_properties(&props.clone().with_timestamp(77));
+        assert_eq!(
+            RawProperties::new(&stamped).scan().unwrap().timestamp,
+            Some(77)
+        );
+        let without = view.without_expiration().unwrap();
+        let expected = decode_properties(&raw).unwrap();
+        let got = decode_properties(&without).unwrap();
+        assert_eq!(got.expiration(), &None);
+        assert_eq!(got.headers(), expected.headers());
+        assert!(RawProperties::new(&raw[..raw.len() - 2]).scan().is_none());
     }
 
     #[test]

@@ -31,7 +31,11 @@ fn message() -> Arc<Message> {
     Arc::new(Message {
         exchange: Bytes::new(),
         routing_key: Bytes::from_static(b"bench"),
-        properties: Bytes::from_static(&[0, 0]),
+        content: warren_core::message::Content::new(
+            warren_core::message::FormatId::AMQP_091,
+            Bytes::from_static(&[0, 0]),
+        ),
+        ann: Default::default(),
         body: Bytes::from(vec![7u8; 16]),
     })
 }

@@ -33,7 +33,11 @@ fn filled(clock: &Arc<ManualClock>) -> Arc<Queue> {
     let message = Arc::new(Message {
         exchange: Bytes::new(),
         routing_key: Bytes::from_static(b"q"),
-        properties: encode_properties(&AMQPProperties::default()),
+        content: warren_core::message::Content::new(
+            warren_core::message::FormatId::AMQP_091,
+            encode_properties(&AMQPProperties::default()),
+        ),
+        ann: Default::default(),
         body: Bytes::from_static(b"payload"),
     });
     // 1,000 messages per simulated millisecond: they expire over 1,000 ms.

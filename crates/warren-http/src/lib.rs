@@ -112,6 +112,8 @@ impl HttpServer {
         broker: Arc<Broker>,
         addr: SocketAddr,
     ) -> std::io::Result<HttpServer> {
+        // Publish and get read and render AMQP 0-9-1 content.
+        warren_amqp::content::register();
         let listener = TcpListener::bind(addr).await?;
         Ok(HttpServer {
             listener,

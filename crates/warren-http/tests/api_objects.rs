@@ -560,3 +560,52 @@ async fn quorum_and_stream_queues_are_refused_not_made_classic() {
         .await;
     assert_eq!(gone.status, 404);
 }
+
+#[tokio::test]
+async fn get_shows_the_x_death_of_a_dead_lettered_message() {
+    let api = TestApi::start().await;
+    let args = json!({"x-message-ttl": 0, "x-dead-letter-exchange": "",
+                      "x-dead-letter-routing-key": "dl-dst"});
+    let put = api
+        .guest(
+            "PUT",
+            "/api/queues/%2F/dl-src",
+            Some(json!({"arguments": args})),
+        )
+        .await;
+    assert_eq!(put.status, 201);
+    let put = api
+        .guest("PUT", "/api/queues/%2F/dl-dst", Some(json!({})))
+        .await;
+    assert_eq!(put.status, 201);
+    let p = api
+        .guest(
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(
+                json!({"routing_key": "dl-src", "payload": "late", "payload_encoding": "string",
+                        "properties": {"headers": {"h": "v"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(p.json, json!({"routed": true}));
+    let m = eventually("the message is dead-lettered", || async {
+        let got = api
+            .guest(
+                "POST",
+                "/api/queues/%2F/dl-dst/get",
+                Some(json!({"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto"})),
+            )
+            .await;
+        got.json.as_array().and_then(|a| a.first().cloned())
+    })
+    .await;
+    let headers = &m["properties"]["headers"];
+    assert_eq!(headers["h"], "v");
+    assert_eq!(headers["x-first-death-reason"], "expired");
+    assert_eq!(headers["x-first-death-queue"], "dl-src");
+    let death = &headers["x-death"][0];
+    assert_eq!(death["reason"], "expired", "{headers}");
+    assert_eq!(death["queue"], "dl-src");
+    assert_eq!(death["count"], 1);
+}

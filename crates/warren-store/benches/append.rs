@@ -23,7 +23,9 @@ fn message(store: &MessageStore, body: &Bytes) -> StoredMessage {
         id: store.next_id(),
         exchange: Bytes::from_static(b""),
         routing_key: Bytes::from_static(b"bench"),
-        properties: Bytes::from_static(&[0x10, 0x00, 2]),
+        format: warren_store::LEGACY_FORMAT,
+        annotations: Some(Bytes::new()),
+        content: Bytes::from_static(&[0x10, 0x00, 2]),
         body: body.clone(),
     }
 }

@@ -24,6 +24,7 @@ pub use definitions::Definitions;
 pub use error::StoreError;
 pub use index::Expiry;
 pub use lock::DataDirLock;
+pub use segment::LEGACY_FORMAT;
 pub use store::{
     Location, MessageStore, Recovered, RecoveredEntry, StoreConfig, StoredMessage, SyncListener,
 };

@@ -13,7 +13,14 @@ use parking_lot::Mutex;
 use crate::error::{Result, StoreError};
 use crate::record::{self, Read};
 
-/// A message as stored: where it was published and its raw content.
+/// A message as stored: where it was published, its content in its
+/// protocol's own encoding, and the broker's annotations (opaque here).
+///
+/// Two record types exist. The current one marks the id's top bit and
+/// carries the content format and the annotations; the original one (id
+/// without the mark, raw AMQP 0-9-1 properties) still decodes, with
+/// `format` [`LEGACY_FORMAT`] and no annotations, which the broker then
+/// recomputes from the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     /// Store-wide message id.
@@ -22,30 +29,55 @@ pub struct StoredMessage {
     pub exchange: Bytes,
     /// Routing key.
     pub routing_key: Bytes,
-    /// Raw AMQP basic properties.
-    pub properties: Bytes,
+    /// Which protocol's encoding `content` is in (the broker's format id).
+    pub format: u8,
+    /// The broker's encoded annotations; None for a record of the original
+    /// type, written before annotations were stored.
+    pub annotations: Option<Bytes>,
+    /// The content in its protocol's encoding (for AMQP 0-9-1 the raw basic
+    /// properties).
+    pub content: Bytes,
     /// Body.
     pub body: Bytes,
 }
 
+/// The format id records of the original type are in (AMQP 0-9-1).
+pub const LEGACY_FORMAT: u8 = 1;
+
+/// Set in a record's id to mark the record type with format and annotations.
+const ANNOTATED: u64 = 1 << 63;
+
 impl StoredMessage {
     /// Appends the framed record for this message to `out`; returns its length.
+    /// A message without annotations is written as a record of the original
+    /// type.
     pub fn encode(&self, out: &mut Vec<u8>) -> usize {
         let start = out.len();
-        let id = self.id.to_le_bytes();
         let ex_len = [self.exchange.len().min(255) as u8];
         let rk_len = [self.routing_key.len().min(255) as u8];
-        let props_len = (self.properties.len() as u32).to_le_bytes();
+        let content_len = (self.content.len() as u32).to_le_bytes();
+        let annotated = self.annotations.is_some();
+        let id = if annotated {
+            self.id | ANNOTATED
+        } else {
+            self.id
+        }
+        .to_le_bytes();
+        let ann: &[u8] = self.annotations.as_deref().unwrap_or_default();
+        let format_and_len = [&[self.format][..], &(ann.len() as u32).to_le_bytes()].concat();
+        let format_and_len: &[u8] = if annotated { &format_and_len } else { &[] };
         record::encode(
             out,
             &[
                 &id,
+                format_and_len,
+                ann,
                 &ex_len,
                 &self.exchange[..ex_len[0] as usize],
                 &rk_len,
                 &self.routing_key[..rk_len[0] as usize],
-                &props_len,
-                &self.properties,
+                &content_len,
+                &self.content,
                 &self.body,
             ],
         );
@@ -54,22 +86,34 @@ impl StoredMessage {
 
     /// The framed size [`StoredMessage::encode`] will produce.
     pub fn encoded_len(&self) -> usize {
+        let annotations = self.annotations.as_ref().map_or(0, |a| 1 + 4 + a.len());
         record::framed_len(
-            8 + 1
+            8 + annotations
+                + 1
                 + self.exchange.len().min(255)
                 + 1
                 + self.routing_key.len().min(255)
                 + 4
-                + self.properties.len()
+                + self.content.len()
                 + self.body.len(),
         )
     }
 
-    /// Decodes a message record's payload.
+    /// Decodes a message record's payload (either record type).
     pub fn decode(payload: &[u8]) -> Option<StoredMessage> {
         let bytes = Bytes::copy_from_slice(payload);
-        let id = u64::from_le_bytes(payload.get(0..8)?.try_into().ok()?);
+        let marked = u64::from_le_bytes(payload.get(0..8)?.try_into().ok()?);
         let mut pos = 8;
+        let (format, annotations) = if marked & ANNOTATED != 0 {
+            let format = *payload.get(pos)?;
+            let len = u32::from_le_bytes(payload.get(pos + 1..pos + 5)?.try_into().ok()?) as usize;
+            let start = pos + 5;
+            payload.get(start..start.checked_add(len)?)?;
+            pos = start + len;
+            (format, Some(bytes.slice(start..start + len)))
+        } else {
+            (LEGACY_FORMAT, None)
+        };
         let mut short_str = || {
             let len = *payload.get(pos)? as usize;
             let start = pos + 1;
@@ -79,15 +123,17 @@ impl StoredMessage {
         };
         let exchange = short_str()?;
         let routing_key = short_str()?;
-        let props_len = u32::from_le_bytes(payload.get(pos..pos + 4)?.try_into().ok()?) as usize;
+        let content_len = u32::from_le_bytes(payload.get(pos..pos + 4)?.try_into().ok()?) as usize;
         let start = pos + 4;
-        payload.get(start..start + props_len)?;
+        payload.get(start..start.checked_add(content_len)?)?;
         Some(StoredMessage {
-            id,
+            id: marked & !ANNOTATED,
             exchange,
             routing_key,
-            properties: bytes.slice(start..start + props_len),
-            body: bytes.slice(start + props_len..),
+            format,
+            annotations,
+            content: bytes.slice(start..start + content_len),
+            body: bytes.slice(start + content_len..),
         })
     }
 }
@@ -180,22 +226,45 @@ impl SegmentReader {
 mod tests {
     use super::*;
 
-    #[test]
-    fn message_record_round_trip() {
-        let m = StoredMessage {
+    fn sample(annotations: Option<Bytes>) -> StoredMessage {
+        StoredMessage {
             id: 42,
             exchange: Bytes::from_static(b"ex"),
             routing_key: Bytes::from_static(b"rk.1"),
-            properties: Bytes::from_static(&[0x10, 0, 2]),
+            format: if annotations.is_some() {
+                7
+            } else {
+                LEGACY_FORMAT
+            },
+            annotations,
+            content: Bytes::from_static(&[0x10, 0, 2]),
             body: Bytes::from(vec![7u8; 1000]),
-        };
-        let mut buf = Vec::new();
-        let n = m.encode(&mut buf);
-        assert_eq!(n, m.encoded_len());
-        let Some(Read::Record(payload, _)) = record::read_at(&buf, 0) else {
-            panic!()
-        };
-        assert_eq!(StoredMessage::decode(payload), Some(m));
-        assert_eq!(StoredMessage::decode(&payload[..10]), None);
+        }
+    }
+
+    #[test]
+    fn message_record_round_trip() {
+        for m in [sample(None), sample(Some(Bytes::from_static(b"\x01ann")))] {
+            let mut buf = Vec::new();
+            let n = m.encode(&mut buf);
+            assert_eq!(n, m.encoded_len());
+            let Some(Read::Record(payload, _)) = record::read_at(&buf, 0) else {
+                panic!()
+            };
+            assert_eq!(StoredMessage::decode(payload), Some(m));
+            assert_eq!(StoredMessage::decode(&payload[..10]), None);
+        }
+    }
+
+    #[test]
+    fn original_record_type_still_decodes() {
+        // Written by hand in the original layout: id, exchange, routing key,
+        // properties length, properties, body.
+        let mut payload = 42u64.to_le_bytes().to_vec();
+        payload.extend_from_slice(b"\x02ex\x04rk.1");
+        payload.extend_from_slice(&3u32.to_le_bytes());
+        payload.extend_from_slice(&[0x10, 0, 2]);
+        payload.extend_from_slice(&[7u8; 1000]);
+        assert_eq!(StoredMessage::decode(&payload), Some(sample(None)));
     }
 }

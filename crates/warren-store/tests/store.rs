@@ -13,7 +13,9 @@ fn message(store: &MessageStore, body: &[u8]) -> StoredMessage {
         id: store.next_id(),
         exchange: Bytes::from_static(b"ex"),
         routing_key: Bytes::from_static(b"rk"),
-        properties: Bytes::from_static(&[0x10, 0x00, 2]),
+        format: warren_store::LEGACY_FORMAT,
+        annotations: Some(Bytes::new()),
+        content: Bytes::from_static(&[0x10, 0x00, 2]),
         body: Bytes::copy_from_slice(body),
     }
 }

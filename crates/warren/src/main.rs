@@ -103,6 +103,9 @@ async fn serve(
         ),
         None => None,
     };
+    // Recovery may need the AMQP format to annotate records written before
+    // annotations were stored.
+    warren_amqp::content::register();
     let broker = Broker::open(settings.broker.clone(), &settings.data_dir)
         .with_context(|| format!("cannot open data directory {}", settings.data_dir.display()))?;
     for path in &settings.load_definitions {

@@ -26,12 +26,14 @@ fn generate_consumer_tag() -> String {
     format!("amq.ctag-{suffix}")
 }
 
-fn content(message: &QueuedMessage) -> ContentRef<'_> {
+/// The frames' view of a delivered message; `properties` is its content as
+/// rendered for delivery ([`warren_core::Message::rendered_content`]).
+fn content<'a>(message: &'a QueuedMessage, properties: &'a [u8]) -> ContentRef<'a> {
     let m = &message.message;
     ContentRef {
         exchange: &m.exchange,
         routing_key: &m.routing_key,
-        properties: &m.properties,
+        properties,
         body: &m.body,
     }
 }
@@ -250,13 +252,14 @@ impl Channel {
         if message.redelivered {
             MessageCounters::bump(&counters.redeliver);
         }
+        let properties = message.message.rendered_content();
         write_deliver(
             &mut session.out,
             self.id,
             consumer.tag.as_bytes(),
             tag,
             message.redelivered,
-            content(&message),
+            content(&message, &properties),
             session.frame_max,
         );
         if !consumer.no_ack {
@@ -297,13 +300,14 @@ impl Channel {
         }
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
+        let properties = message.message.rendered_content();
         write_get_ok(
             &mut session.out,
             self.id,
             tag,
             message.redelivered,
             remaining,
-            content(&message),
+            content(&message, &properties),
             session.frame_max,
         );
         if !m.no_ack {

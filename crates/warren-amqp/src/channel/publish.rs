@@ -7,8 +7,7 @@ use bytes::{Bytes, BytesMut};
 use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
-use warren_codec::properties::decode_properties;
-use warren_core::message::parse_expiration;
+use warren_core::message::{parse_expiration, Content as MessageContent, FormatId};
 use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Exchange, Message};
@@ -237,13 +236,15 @@ impl Channel {
         check_user_id(&properties, &self.publisher, session)?;
         check_expiration(&properties)?;
         let (cc, without_bcc) = sender_routes(&properties)?;
+        let properties = without_bcc.unwrap_or(properties);
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,
             message: Arc::new(Message {
                 exchange: publish.exchange,
                 routing_key: publish.routing_key,
-                properties: without_bcc.unwrap_or(properties),
+                ann: crate::content::annotate(&properties),
+                content: MessageContent::new(FormatId::AMQP_091, properties),
                 body,
             }),
             cc,
@@ -287,7 +288,7 @@ impl Channel {
             (None, false) => None,
         };
         let mut headers = || {
-            decode_properties(&message.properties)
+            warren_codec::properties::decode_properties(&message.content.bytes)
                 .ok()
                 .and_then(|p| p.headers().as_ref().map(to_table))
         };
@@ -301,10 +302,11 @@ impl Channel {
             confirm: seq.map(|seq| (&session.sync_listener, sync_token(self.id, seq))),
         });
         if routed.returned(mandatory) {
+            let properties = message.rendered_content();
             let content = ContentRef {
                 exchange: &message.exchange,
                 routing_key: &message.routing_key,
-                properties: &message.properties,
+                properties: &properties,
                 body: &message.body,
             };
             write_return(

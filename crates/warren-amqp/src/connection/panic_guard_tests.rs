@@ -230,8 +230,12 @@ async fn a_panicking_connection_task_releases_everything_it_registered() {
     sac.publish(Arc::new(Message {
         exchange: Bytes::new(),
         routing_key: Bytes::from_static(b"sac"),
-        properties: encode_properties(&AMQPProperties::default()),
+        content: warren_core::message::Content::new(
+            warren_core::message::FormatId::AMQP_091,
+            encode_properties(&AMQPProperties::default()),
+        ),
         body: Bytes::from_static(b"after the panic"),
+        ann: Default::default(),
     }));
     let deliver = b
         .expect(|m| matches!(m, spec::AMQPClass::Basic(basic::AMQPMethod::Deliver(_))))

@@ -46,7 +46,7 @@ pub fn memory_estimate(message: &Message, queues: usize) -> usize {
     if queues == 0 {
         return 0;
     }
-    let content = message.body.len() + message.properties.len() + message.routing_key.len();
+    let content = message.body.len() + message.content.bytes.len() + message.routing_key.len();
     content + MESSAGE_OVERHEAD + QUEUE_ENTRY_OVERHEAD * queues
 }
 

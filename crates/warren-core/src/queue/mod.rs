@@ -379,7 +379,7 @@ impl Queue {
         state.next_seq += 1;
         let ttl = message_ttl(&state.settings, &message);
         let priority = match state.settings.max_priority {
-            Some(max) => message.raw_properties().priority().unwrap_or(0).min(max),
+            Some(max) => message.ann.priority.unwrap_or(0).min(max),
             None => 0,
         };
         QueuedMessage {

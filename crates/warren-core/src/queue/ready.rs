@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use warren_codec::properties::decode_properties;
 use warren_store::MessageStore;
 
 use super::{QueuedMessage, Stored};
@@ -387,9 +386,7 @@ impl ReadyList {
             .head_level()
             .and_then(|l| self.levels[l].front())
             .and_then(|slot| match slot {
-                Slot::Loaded(m) => decode_properties(&m.message.properties)
-                    .ok()
-                    .and_then(|p| *p.timestamp()),
+                Slot::Loaded(m) => m.message.ann.timestamp,
                 Slot::Paged(_) => None,
             });
         ReadyStats {
@@ -444,7 +441,11 @@ mod tests {
             message: Arc::new(Message {
                 exchange: Bytes::new(),
                 routing_key: Bytes::from_static(b"q"),
-                properties: Bytes::from_static(&[0, 0]),
+                content: crate::message::Content::new(
+                    crate::message::FormatId::AMQP_091,
+                    Bytes::from_static(&[0, 0]),
+                ),
+                ann: Default::default(),
                 body: Bytes::from(format!("body {seq}")),
             }),
             redelivered: false,

@@ -16,6 +16,7 @@ use warren_codec::spec::basic::AMQPProperties;
 use warren_codec::ShortString;
 use warren_core::auth::{Access, ResourceKind};
 use warren_core::definitions::json::{json_to_table, table_to_json};
+use warren_core::message::{Content, FormatId};
 use warren_core::names::check_name;
 use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::registry::MessageCounters;
@@ -182,10 +183,12 @@ pub async fn publish(
     // A routing key AMQP cannot carry could not be delivered.
     check_name("routing key", &body.routing_key).map_err(ApiError::bad_request)?;
     let properties = properties_from_json(&body.properties)?;
+    let content = encode_properties(&properties);
     let message = Arc::new(Message {
         exchange: Bytes::from(name.to_string()),
         routing_key: Bytes::from(body.routing_key.clone()),
-        properties: encode_properties(&properties),
+        ann: warren_amqp::content::annotate(&content),
+        content: Content::new(FormatId::AMQP_091, content),
         body: payload,
     });
     let mut headers = || properties.headers().as_ref().map(to_table);
@@ -315,7 +318,7 @@ fn message_json(m: &warren_core::QueuedMessage, remaining: u32, req: &GetRequest
             "base64",
         ),
     };
-    let properties = decode_properties(&msg.properties)
+    let properties = decode_properties(&msg.rendered_content())
         .map(|p| properties_to_json(&p))
         .unwrap_or_else(|_| json!({}));
     json!({

@@ -384,8 +384,12 @@ pub async fn aliveness(
     queue.publish(Arc::new(warren_core::Message {
         exchange: bytes::Bytes::new(),
         routing_key: bytes::Bytes::from_static(b"aliveness-test"),
-        properties: warren_codec::properties::encode_properties(&Default::default()),
+        content: warren_core::message::Content::new(
+            warren_core::message::FormatId::AMQP_091,
+            warren_codec::properties::encode_properties(&Default::default()),
+        ),
         body: bytes::Bytes::from_static(b"test_message"),
+        ann: Default::default(),
     }));
     match queue.get(true) {
         Some((m, _)) if &m.message.body[..] == b"test_message" => Ok(Json(json!({"status": "ok"}))),
