@@ -80,6 +80,8 @@ for s in $scenarios; do
       run "2P/2C one queue" throughput -x 2 -y 2 -q 1000 -A 100
       run "1 KB confirms 1000, manual ack (transient)" throughput -q 1000 -A 100 -c 1000 -s 1024
       run "4P/4C, 4 queues" throughput -x 4 -y 4 --queues 4 -q 1000 -A 100 ;;
+    persistent)
+      run "persistent 1 KB, confirms 1000, manual ack" throughput --persistent -q 1000 -A 100 -c 1000 -s 1024 ;;
     fanout) run "fanout 1→10" fanout --queues 10 ;;
     topic) run "topic, 1,000 bindings" topic --bindings 1000 --queues 10 ;;
     latency) Z=$((DURATION * 2)) run "latency at 10k msg/s" throughput -a -r 10000 ;;

@@ -78,4 +78,5 @@ def main():
             print(f"| {label} | {ta} | {tb} | {ratio} | {cpu(a)} / {cpu(b) if b else '—'} | {rss} | {a.get('load', '')} / {b.get('load', '') if b else '—'} |")
 
 
-main()
+if __name__ == "__main__":
+    main()

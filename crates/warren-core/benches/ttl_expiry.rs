@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use warren_codec::properties::encode_properties;
-use warren_codec::spec::basic::AMQPProperties;
 use warren_core::clock::ManualClock;
 use warren_core::queue::{Queue, QueueOptions, QueueSettings};
 use warren_core::scheduler::Scheduler;
@@ -35,7 +33,8 @@ fn filled(clock: &Arc<ManualClock>) -> Arc<Queue> {
         routing_key: Bytes::from_static(b"q"),
         content: warren_core::message::Content::new(
             warren_core::message::FormatId::AMQP_091,
-            encode_properties(&AMQPProperties::default()),
+            // AMQP 0-9-1 basic properties with no property set.
+            Bytes::from_static(&[0, 0]),
         ),
         ann: Default::default(),
         body: Bytes::from_static(b"payload"),
