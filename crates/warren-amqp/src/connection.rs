@@ -766,8 +766,13 @@ impl Connection {
 /// A delivery that could not be written (its consumer or channel is gone) goes
 /// back to its queue as if it had never left.
 fn return_undelivered(d: warren_core::Delivery) {
-    d.consumer.settle(1);
-    d.queue.requeue_undelivered(d.message, !d.consumer.no_ack);
+    match d.id {
+        Some(id) => {
+            d.queue
+                .settle(&[id], warren_core::queue::Settlement::Return);
+        }
+        None => d.queue.requeue_undelivered(d.message),
+    }
 }
 
 /// RabbitMQ's answer (rabbit_reader:handle_method0/2) to anything on channel 0

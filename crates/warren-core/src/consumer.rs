@@ -27,6 +27,9 @@ pub struct Delivery {
     pub queue: Arc<Queue>,
     /// The message and its queue position.
     pub message: QueuedMessage,
+    /// Its id in the queue while it awaits settlement (None for a no-ack
+    /// consumer): what the adapter gives back to [`Queue::settle`].
+    pub id: Option<crate::queue::DeliveryId>,
 }
 
 /// A prefetch window: how many deliveries may be outstanding (0 = unlimited).

@@ -7,12 +7,13 @@ use rand::Rng;
 use warren_codec::encode::{write_deliver, write_get_ok, ContentRef};
 use warren_codec::spec::{basic as b, AMQPClass};
 use warren_core::auth::{Access, ResourceKind};
+use warren_core::queue::Settlement;
 use warren_core::registry::MessageCounters;
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::value::Value;
 use warren_core::{BrokerError, Consumer, ConsumerCredit, Delivery, Queue, QueuedMessage};
 
-use super::{requeue_all, Channel, ConsumerEntry, ReplyTo, Settle, TxSettle, Unacked};
+use super::{settle_with_queues, Channel, ConsumerEntry, ReplyTo, Settle, TxSettle, Unacked};
 use crate::session::Session;
 use crate::text::short_string;
 use crate::value::to_table;
@@ -242,6 +243,7 @@ impl Channel {
             consumer,
             queue,
             message,
+            id,
         } = delivery;
         let counters = &self.info.counters;
         MessageCounters::bump(if consumer.no_ack {
@@ -262,12 +264,11 @@ impl Channel {
             content(&message, &properties),
             session.frame_max,
         );
-        if !consumer.no_ack {
+        if let Some(id) = id {
             self.unacked.push_back(Unacked {
                 tag,
                 queue,
-                message,
-                consumer: Some(consumer),
+                id,
                 delivered_at: session.now,
             });
             self.info.messages_unacknowledged.store(
@@ -282,7 +283,7 @@ impl Channel {
         self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
         let queue = session.vhost.queue_for(&name, session.id)?;
         let counters = &self.info.counters;
-        let Some((message, remaining)) = queue.get(m.no_ack) else {
+        let Some((message, remaining, id)) = queue.get(m.no_ack) else {
             MessageCounters::bump(&counters.get_empty);
             session.send(
                 self.id,
@@ -310,12 +311,11 @@ impl Channel {
             content(&message, &properties),
             session.frame_max,
         );
-        if !m.no_ack {
+        if let Some(id) = id {
             self.unacked.push_back(Unacked {
                 tag,
                 queue,
-                message,
-                consumer: None,
+                id,
                 delivered_at: session.now,
             });
         }
@@ -350,62 +350,21 @@ impl Channel {
         Ok(())
     }
 
-    /// Settles deliveries already taken from the unacked list.
+    /// Settles deliveries already taken from the unacked list, with their
+    /// queues (which own the messages).
     pub(super) fn apply_settle(&mut self, settled: Vec<Unacked>, requeue: bool, acked: bool) {
-        if requeue {
-            requeue_all(settled);
-            return;
+        let how = match (requeue, acked) {
+            (true, _) => Settlement::Requeue,
+            (false, true) => Settlement::Ack,
+            (false, false) => Settlement::Reject,
+        };
+        if how == Settlement::Ack {
+            self.info
+                .counters
+                .ack
+                .fetch_add(settled.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        if !acked {
-            self.reject_all(settled);
-            return;
-        }
-        self.info
-            .counters
-            .ack
-            .fetch_add(settled.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut unblocked = false;
-        let mut run: Option<(Arc<Queue>, usize)> = None;
-        for u in settled {
-            if let Some(c) = &u.consumer {
-                unblocked |= c.settle(1);
-            }
-            u.queue.forget_stored(&u.message);
-            match &mut run {
-                Some((q, n)) if Arc::ptr_eq(q, &u.queue) => *n += 1,
-                _ => {
-                    if let Some((q, n)) = run.take() {
-                        q.settle(n, acked);
-                    }
-                    run = Some((u.queue, 1));
-                }
-            }
-        }
-        if let Some((q, n)) = run {
-            q.settle(n, acked);
-        }
-        if unblocked {
-            self.kick_queues();
-        }
-    }
-
-    /// Rejected without requeue: the queues dead-letter or drop the messages.
-    fn reject_all(&mut self, settled: Vec<Unacked>) {
-        let mut unblocked = false;
-        let mut by_queue: Vec<(Arc<Queue>, Vec<QueuedMessage>)> = Vec::new();
-        for u in settled {
-            if let Some(c) = &u.consumer {
-                unblocked |= c.settle(1);
-            }
-            match by_queue.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
-                Some((_, msgs)) => msgs.push(u.message),
-                None => by_queue.push((u.queue, vec![u.message])),
-            }
-        }
-        for (queue, messages) in by_queue {
-            queue.reject(messages);
-        }
-        if unblocked {
+        if settle_with_queues(settled, how) {
             self.kick_queues();
         }
     }
@@ -435,7 +394,7 @@ impl Channel {
             return Err(BrokerError::NotImplemented("requeue=false".into()));
         }
         let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
-        requeue_all(unacked);
+        settle_with_queues(unacked, Settlement::Requeue);
         Ok(())
     }
 

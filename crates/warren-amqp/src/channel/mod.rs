@@ -19,8 +19,9 @@ use warren_codec::spec::{
 };
 use warren_codec::{Frame, FrameKind};
 use warren_core::publish::Publisher;
+use warren_core::queue::{DeliveryId, Settlement};
 use warren_core::registry::ChannelInfo;
-use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue, QueuedMessage};
+use warren_core::{BrokerError, Consumer, ConsumerCredit, Queue};
 
 use crate::error::AmqpError;
 use crate::handshake::codec_error;
@@ -55,13 +56,12 @@ struct ConsumerEntry {
     queue: Arc<Queue>,
 }
 
-/// A delivery awaiting acknowledgement.
+/// A delivery awaiting acknowledgement: the channel's delivery tag for a
+/// message its queue keeps checked out under `id`.
 struct Unacked {
     tag: u64,
     queue: Arc<Queue>,
-    message: QueuedMessage,
-    /// The consumer it went to (None for basic.get).
-    consumer: Option<Arc<Consumer>>,
+    id: DeliveryId,
     /// When it was written (for consumer_timeout).
     delivered_at: tokio::time::Instant,
 }
@@ -517,7 +517,7 @@ impl Channel {
             self.restore_unacked(settles);
         }
         let unacked: Vec<Unacked> = self.unacked.drain(..).collect();
-        requeue_all(unacked);
+        settle_with_queues(unacked, Settlement::Requeue);
         if let Some(reply) = self.reply_to.take() {
             session.vhost.reply_to.unregister(&reply.address);
         }
@@ -525,19 +525,21 @@ impl Channel {
     }
 }
 
-/// Returns unacked messages to their queues, grouped per queue in tag order.
-fn requeue_all(unacked: Vec<Unacked>) {
-    let mut by_queue: Vec<(Arc<Queue>, Vec<QueuedMessage>)> = Vec::new();
+/// Settles deliveries with their queues: one call per queue, with that
+/// queue's deliveries in tag order (so requeued messages go back together,
+/// before any of them is dispatched again). True if a consumer's prefetch
+/// window was full before, so its channel's queues should dispatch again.
+fn settle_with_queues(unacked: Vec<Unacked>, how: Settlement) -> bool {
+    let mut by_queue: Vec<(Arc<Queue>, Vec<DeliveryId>)> = Vec::new();
     for u in unacked {
-        if let Some(c) = &u.consumer {
-            c.settle(1);
-        }
         match by_queue.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {
-            Some((_, msgs)) => msgs.push(u.message),
-            None => by_queue.push((u.queue, vec![u.message])),
+            Some((_, ids)) => ids.push(u.id),
+            None => by_queue.push((u.queue, vec![u.id])),
         }
     }
-    for (queue, messages) in by_queue {
-        queue.requeue(messages);
+    let mut unblocked = false;
+    for (queue, ids) in by_queue {
+        unblocked |= queue.settle(&ids, how);
     }
+    unblocked
 }

@@ -9,6 +9,7 @@
 //! dead-lettered after it is released ([`crate::dead_letter`]), so a queue
 //! never holds its lock while publishing into another queue.
 
+mod checked_out;
 mod dlx;
 mod expiry;
 mod limits;
@@ -28,6 +29,7 @@ use crate::message::Message;
 use crate::scheduler::Scheduler;
 use crate::value::Table;
 use crate::vhost::VHost;
+pub use checked_out::{DeliveryId, Settlement};
 use ready::ReadyList;
 pub use ready::ReadyStats;
 pub use settings::{Overflow, QueueSettings};
@@ -124,6 +126,8 @@ struct Dead {
 
 struct QueueState {
     ready: ReadyList,
+    /// Manual-ack deliveries not yet settled.
+    checked_out: checked_out::CheckedOut,
     next_seq: u64,
     consumers: Vec<Arc<Consumer>>,
     cursor: usize,
@@ -150,6 +154,7 @@ pub struct Queue {
     /// Statistics.
     pub stats: QueueStats,
     unacked: AtomicUsize,
+    unacked_bytes: AtomicUsize,
     scheduler: Arc<Scheduler>,
     home: Weak<VHost>,
     me: Weak<Queue>,
@@ -198,6 +203,7 @@ impl Queue {
             options,
             stats: QueueStats::default(),
             unacked: AtomicUsize::new(0),
+            unacked_bytes: AtomicUsize::new(0),
             store: OnceLock::new(),
             gone: AtomicBool::new(false),
             scheduler,
@@ -205,6 +211,7 @@ impl Queue {
             me: me.clone(),
             state: Mutex::new(QueueState {
                 ready: ReadyList::with_levels(levels),
+                checked_out: Default::default(),
                 next_seq: 0,
                 consumers: Vec::new(),
                 cursor: 0,
@@ -357,7 +364,7 @@ impl Queue {
         let expiring = queued.expires_at.is_some();
         if state.ready.is_empty() {
             if let Some(consumer) = state.next_consumer() {
-                self.hand_over(consumer, queued);
+                self.hand_over(&mut state, consumer, queued);
                 return PublishOutcome::Accepted;
             }
         }
@@ -421,7 +428,7 @@ impl Queue {
                 break;
             };
             if let Some(message) = state.ready.pop_front() {
-                self.hand_over(consumer, message);
+                self.hand_over(state, consumer, message);
                 handed = true;
             }
         }
@@ -430,27 +437,34 @@ impl Queue {
         }
     }
 
-    fn hand_over(self: &Arc<Self>, consumer: Arc<Consumer>, message: QueuedMessage) {
+    fn hand_over(
+        self: &Arc<Self>,
+        state: &mut QueueState,
+        consumer: Arc<Consumer>,
+        message: QueuedMessage,
+    ) {
         self.note_delivery(&message, consumer.no_ack);
-        if consumer.no_ack {
-            self.stats.delivered_no_ack.fetch_add(1, Ordering::Relaxed);
-        }
         consumer.take();
-        if !consumer.no_ack {
-            self.unacked.fetch_add(1, Ordering::Relaxed);
-        }
+        let id = if consumer.no_ack {
+            self.stats.delivered_no_ack.fetch_add(1, Ordering::Relaxed);
+            None
+        } else {
+            Some(self.check_out(state, message.clone(), Some(consumer.clone())))
+        };
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
         let sink = consumer.sink.clone();
         sink.deliver(Delivery {
             consumer,
             queue: self.clone(),
             message,
+            id,
         });
     }
 
     /// Takes the next ready message for `basic.get`, with the number of ready
-    /// messages left behind it. Expired messages are never returned.
-    pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
+    /// messages left behind it and, unless `no_ack`, the id under which it is
+    /// checked out until settled. Expired messages are never returned.
+    pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32, Option<DeliveryId>)> {
         let mut state = self.state.lock();
         state.last_used = self.scheduler.now_ms();
         self.expire_heads(&mut state);
@@ -466,69 +480,18 @@ impl Queue {
         };
         fetched.fetch_add(1, Ordering::Relaxed);
         self.note_delivery(&message, no_ack);
-        if !no_ack {
-            self.unacked.fetch_add(1, Ordering::Relaxed);
-        }
+        let id = (!no_ack).then(|| self.check_out(&mut state, message.clone(), None));
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
         let remaining = state.ready.len() as u32;
         self.arm_message_timer(&mut state);
         self.finish(state);
-        Some((message, remaining))
+        Some((message, remaining, id))
     }
 
-    /// Forgets `n` delivered messages that were acknowledged (or rejected without
-    /// requeue).
-    pub fn settle(&self, n: usize, acked: bool) {
-        self.unacked
-            .fetch_sub(n.min(self.unacked()), Ordering::Relaxed);
-        if acked {
-            self.stats.acked.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// Settles delivered messages rejected without requeue (basic.reject or
-    /// basic.nack with requeue=false): they are dead-lettered if the queue has a
-    /// dead-letter exchange, dropped otherwise.
-    pub fn reject(&self, messages: Vec<QueuedMessage>) {
-        self.settle(messages.len(), false);
-        let dead = messages
-            .into_iter()
-            .map(|m| Dead {
-                message: m.message,
-                reason: DeathReason::Rejected,
-                stored: m.stored,
-            })
-            .collect();
-        self.dead_letter(dead);
-    }
-
-    /// Puts delivered messages back at their original positions, marked
-    /// redelivered, and dispatches them again.
-    pub fn requeue(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        self.settle(messages.len(), false);
-        let mut state = self.state.lock();
-        if state.deleted {
-            return;
-        }
-        self.stats
-            .redelivered
-            .fetch_add(messages.len() as u64, Ordering::Relaxed);
-        for mut message in messages.into_iter().rev() {
-            message.redelivered = true;
-            state.ready.insert_in_order(message);
-        }
-        self.expire_heads(&mut state);
-        self.dispatch_locked(&mut state);
-        self.arm_message_timer(&mut state);
-        self.finish(state);
-    }
-
-    /// Puts back a message that was handed to a consumer but never reached it
-    /// (its channel closed first); it keeps its redelivered flag.
-    pub fn requeue_undelivered(self: &Arc<Self>, message: QueuedMessage, counted_unacked: bool) {
-        if counted_unacked {
-            self.settle(1, false);
-        }
+    /// Puts back a message handed to a no-ack consumer that never reached it
+    /// (its channel closed first); it keeps its redelivered flag. (A manual-ack
+    /// delivery goes back with [`Settlement::Return`].)
+    pub fn requeue_undelivered(self: &Arc<Self>, message: QueuedMessage) {
         let mut state = self.state.lock();
         if state.deleted {
             return;
@@ -634,6 +597,9 @@ impl Queue {
         state.deleted = true;
         self.gone.store(true, Ordering::Release);
         let count = state.ready.clear();
+        state.checked_out.clear();
+        self.unacked.store(0, Ordering::Relaxed);
+        self.unacked_bytes.store(0, Ordering::Relaxed);
         if let Some(store) = self.store.get() {
             store.delete_queue(&self.name, std::iter::empty());
         }

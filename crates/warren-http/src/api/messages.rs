@@ -19,6 +19,7 @@ use warren_core::definitions::json::{json_to_table, table_to_json};
 use warren_core::message::{Content, FormatId};
 use warren_core::names::check_name;
 use warren_core::publish::{Publish as CorePublish, Publisher};
+use warren_core::queue::Settlement;
 use warren_core::registry::MessageCounters;
 use warren_core::Message;
 
@@ -271,7 +272,7 @@ impl GetBody {
 
 /// POST /api/queues/{vhost}/{name}/get: fetches up to `count` messages and,
 /// per `ackmode`, requeues them (ack_requeue_true, reject_requeue_true) or
-/// removes them (ack_requeue_false, reject_requeue_false).
+/// removes them (ack_requeue_false; reject_requeue_false dead-letters them).
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Extension(user): Extension<AuthUser>,
@@ -290,18 +291,22 @@ pub async fn get(
     let mut taken = Vec::new();
     let mut out = Vec::new();
     for _ in 0..req.count {
-        let Some((m, remaining)) = queue.get(false) else {
+        let Some((m, remaining, id)) = queue.get(false) else {
             break;
         };
         MessageCounters::bump(&state.broker.registry.direct.get);
         out.push(message_json(&m, remaining, &req));
-        taken.push(m);
+        taken.extend(id);
     }
-    if req.requeue {
-        queue.requeue(taken);
-    } else {
-        queue.settle(taken.len(), req.acked);
-    }
+    // As RabbitMQ's API, which gets through a channel and then settles:
+    // requeue, acknowledge (forgetting the stored copy), or reject (which
+    // dead-letters).
+    let how = match (req.requeue, req.acked) {
+        (true, _) => Settlement::Requeue,
+        (false, true) => Settlement::Ack,
+        (false, false) => Settlement::Reject,
+    };
+    queue.settle(&taken, how);
     Ok(Json(Value::Array(out)))
 }
 

@@ -392,7 +392,9 @@ pub async fn aliveness(
         ann: Default::default(),
     }));
     match queue.get(true) {
-        Some((m, _)) if &m.message.body[..] == b"test_message" => Ok(Json(json!({"status": "ok"}))),
+        Some((m, _, _)) if &m.message.body[..] == b"test_message" => {
+            Ok(Json(json!({"status": "ok"})))
+        }
         _ => Ok(Json(
             json!({"status": "failed", "reason": "message not received"}),
         )),

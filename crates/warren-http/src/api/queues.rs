@@ -49,6 +49,7 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
     let consumers = q.consumers();
     let ready = q.ready_stats();
     let unacked = q.unacked();
+    let unacked_bytes = q.unacked_bytes();
     let capacity = consumer_capacity(&consumers, ready.messages);
     let (policy_name, operator_policy) = q.policy_names();
     let policy = policy_name.and_then(|name| state.broker.policy(&q.vhost, &name));
@@ -84,8 +85,10 @@ pub fn queue_json_with(state: &AppState, q: &Queue, history: HistoryQuery) -> Va
         "exclusive_consumer_tag": consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string()),
         "single_active_consumer_tag": q.single_active_consumer().map(|c| c.tag.to_string()),
         "head_message_timestamp": ready.head_timestamp,
-        "message_bytes": ready.bytes,
+        "message_bytes": ready.bytes + unacked_bytes,
         "message_bytes_ready": ready.bytes,
+        "message_bytes_unacknowledged": unacked_bytes,
+        "message_bytes_ram": ready.in_memory_bytes + unacked_bytes,
         "message_bytes_persistent": ready.persistent_bytes,
         "message_bytes_paged_out": ready.bytes - ready.in_memory_bytes,
         "messages_persistent": ready.persistent,
