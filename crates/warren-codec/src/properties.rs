@@ -117,15 +117,7 @@ impl<'a> RawProperties<'a> {
                 continue;
             }
             let start = pos;
-            pos += match layout {
-                Layout::ShortStr => 1 + *self.raw.get(pos)? as usize,
-                Layout::Table => {
-                    let len = self.raw.get(pos..pos + 4)?;
-                    4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize
-                }
-                Layout::Octet => 1,
-                Layout::LongLong => 8,
-            };
+            pos += field_len(self.raw, pos, layout)?;
             if pos > self.raw.len() {
                 return None;
             }
@@ -147,15 +139,7 @@ impl<'a> RawProperties<'a> {
                 continue;
             }
             let start = pos;
-            pos += match layout {
-                Layout::ShortStr => 1 + *self.raw.get(pos)? as usize,
-                Layout::Table => {
-                    let len = self.raw.get(pos..pos + 4)?;
-                    4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize
-                }
-                Layout::Octet => 1,
-                Layout::LongLong => 8,
-            };
+            pos += field_len(self.raw, pos, layout)?;
             let value = self.raw.get(start..pos)?;
             match flag {
                 FLAG_HEADERS => scan.headers = Some(value),
@@ -284,6 +268,20 @@ pub fn encode_properties(props: &AMQPProperties) -> Bytes {
         // only sane fallback should the generator ever fail.
         Err(_) => Bytes::from_static(&[0, 0]),
     }
+}
+
+/// The length of the property field of `layout` starting at `pos` (None if
+/// its length prefix runs past the end).
+fn field_len(raw: &[u8], pos: usize, layout: Layout) -> Option<usize> {
+    Some(match layout {
+        Layout::ShortStr => 1 + *raw.get(pos)? as usize,
+        Layout::Table => {
+            let len = raw.get(pos..pos.checked_add(4)?)?;
+            4 + u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize
+        }
+        Layout::Octet => 1,
+        Layout::LongLong => 8,
+    })
 }
 
 #[cfg(test)]
