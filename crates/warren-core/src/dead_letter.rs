@@ -271,7 +271,7 @@ mod tests {
     fn a_missing_format_degrades_without_panicking() {
         let m = msg(Annotations::default());
         let dead = make_message(&m, DeathReason::Rejected, "q", "x", None, 1);
-        assert_eq!(dead.message.rendered_content(), m.content.bytes);
+        assert_eq!(*dead.message.rendered_content(), m.content.bytes);
         assert_eq!(dead.message.content.headers(&dead.message.ann), None);
         assert_eq!(dead.message.content.annotate(), Annotations::default());
     }

@@ -100,9 +100,15 @@ impl Message {
         self.ann.expiry_ms
     }
 
-    /// The content as delivered (see [`Content::render`]).
-    pub fn rendered_content(&self) -> Bytes {
-        self.content.render(&self.ann)
+    /// The content as delivered (see [`Content::render`]): borrowed, without
+    /// touching the buffer's reference count, when the annotations change
+    /// nothing (every delivery of a fanout would otherwise contend on it).
+    pub fn rendered_content(&self) -> std::borrow::Cow<'_, Bytes> {
+        if self.ann.changes_content() {
+            std::borrow::Cow::Owned(self.content.render(&self.ann))
+        } else {
+            std::borrow::Cow::Borrowed(&self.content.bytes)
+        }
     }
 
     /// Body size in bytes, as counted by queue byte limits and statistics.
