@@ -17,7 +17,7 @@
 //! for byte as published.
 
 use bytes::Bytes;
-use warren_codec::properties::{decode_properties, RawProperties};
+use warren_codec::properties::{decode_properties, RawProperties, Scan};
 use warren_codec::table::{
     as_integer, as_long_string, join_array, join_table, long_string, split_array, split_table,
     RawField,
@@ -72,9 +72,14 @@ const ENTRY_ORDER: [&[u8]; 7] = [
 /// expiration and timestamp from one walk, and the CC keys and death history
 /// when the headers may hold them. A plain message allocates nothing.
 pub fn annotate(properties: &[u8]) -> Annotations {
-    let Some(scan) = RawProperties::new(properties).scan() else {
-        return Annotations::default();
-    };
+    match RawProperties::new(properties).scan() {
+        Some(scan) => annotate_scan(&scan),
+        None => Annotations::default(),
+    }
+}
+
+/// [`annotate`] from a walk already made.
+pub fn annotate_scan(scan: &Scan<'_>) -> Annotations {
     Annotations {
         expiry_ms: scan.expiration.and_then(|e| parse_expiration(e).ok()),
         timestamp: scan.timestamp,

@@ -62,6 +62,10 @@ pub struct Scan<'a> {
     pub expiration: Option<&'a [u8]>,
     /// The timestamp (seconds since the Unix epoch).
     pub timestamp: Option<u64>,
+    /// The reply-to address.
+    pub reply_to: Option<&'a [u8]>,
+    /// The user id the publisher claims.
+    pub user_id: Option<&'a [u8]>,
 }
 
 /// A borrowed view of raw property bytes (flags followed by the property list).
@@ -128,8 +132,8 @@ impl<'a> RawProperties<'a> {
         Some((pos, pos))
     }
 
-    /// The headers, delivery mode, priority, expiration and timestamp, in one
-    /// walk; None if the property list is malformed.
+    /// The headers, delivery mode, priority, expiration, timestamp, reply-to
+    /// and user id, in one walk; None if the property list is malformed.
     pub fn scan(&self) -> Option<Scan<'a>> {
         let flags = self.flags();
         let mut pos = 2usize;
@@ -147,6 +151,8 @@ impl<'a> RawProperties<'a> {
                 FLAG_PRIORITY => scan.priority = Some(value[0]),
                 FLAG_EXPIRATION => scan.expiration = Some(&value[1..]),
                 FLAG_TIMESTAMP => scan.timestamp = Some(u64::from_be_bytes(value.try_into().ok()?)),
+                FLAG_REPLY_TO => scan.reply_to = Some(&value[1..]),
+                FLAG_USER_ID => scan.user_id = Some(&value[1..]),
                 _ => {}
             }
         }

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
+use warren_codec::properties::RawProperties;
 use warren_core::message::{parse_expiration, Content as MessageContent, FormatId};
 use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::reply_to::REPLY_TO_QUEUE;
@@ -42,6 +43,16 @@ pub enum Content {
     },
 }
 
+/// What [`Channel::inspect`] found in a message's properties.
+struct Inspected {
+    /// The message's annotations.
+    ann: warren_core::message::Annotations,
+    /// Routing keys from the CC and BCC headers.
+    cc: Vec<Bytes>,
+    /// Rewritten properties (reply-to addressed, BCC removed), if any.
+    replacement: Option<Bytes>,
+}
+
 /// A complete message waiting to be routed (immediately, or at tx.commit).
 pub struct Pending {
     exchange: Arc<Exchange>,
@@ -59,12 +70,11 @@ fn utf8<'a>(bytes: &'a Bytes, what: &str) -> Result<&'a str, BrokerError> {
 /// RabbitMQ's validated user-id: a message's user_id must be the connection's
 /// user, unless that user is tagged "impersonator".
 fn check_user_id(
-    properties: &[u8],
+    claimed: Option<&[u8]>,
     publisher: &Publisher,
     session: &Session,
 ) -> Result<(), BrokerError> {
-    let view = warren_codec::properties::RawProperties::new(properties);
-    let Some(claimed) = view.user_id() else {
+    let Some(claimed) = claimed else {
         return Ok(());
     };
     if publisher.may_claim_user_id(claimed) {
@@ -78,9 +88,8 @@ fn check_user_id(
 }
 
 /// RabbitMQ refuses a message whose `expiration` is not a valid TTL.
-fn check_expiration(properties: &[u8]) -> Result<(), BrokerError> {
-    let view = warren_codec::properties::RawProperties::new(properties);
-    let Some(raw) = view.expiration() else {
+fn check_expiration(expiration: Option<&[u8]>) -> Result<(), BrokerError> {
+    let Some(raw) = expiration else {
         return Ok(());
     };
     parse_expiration(raw).map(|_| ()).map_err(|reason| {
@@ -232,18 +241,16 @@ impl Channel {
         let exchange = self
             .publisher
             .destination(exchange_name, &publish.routing_key)?;
-        let properties = self.address_reply_to(properties)?;
-        check_user_id(&properties, &self.publisher, session)?;
-        check_expiration(&properties)?;
-        let (cc, without_bcc) = sender_routes(&properties)?;
-        let properties = without_bcc.unwrap_or(properties);
+        let inspected = self.inspect(&properties, session, false)?;
+        let properties = inspected.replacement.unwrap_or(properties);
+        let (ann, cc) = (inspected.ann, inspected.cc);
         Ok(Pending {
             exchange,
             mandatory: publish.mandatory,
             message: Arc::new(Message {
                 exchange: publish.exchange,
                 routing_key: publish.routing_key,
-                ann: crate::content::annotate(&properties),
+                ann,
                 content: MessageContent::new(FormatId::AMQP_091, properties),
                 body,
             }),
@@ -251,12 +258,41 @@ impl Channel {
         })
     }
 
-    /// Replaces reply_to "amq.rabbitmq.reply-to" with this channel's reply address.
-    fn address_reply_to(&self, properties: Bytes) -> Result<Bytes, BrokerError> {
-        let view = warren_codec::properties::RawProperties::new(&properties);
-        if view.reply_to() != Some(REPLY_TO_QUEUE.as_bytes()) {
-            return Ok(properties);
+    /// RabbitMQ's checks of a message's properties (direct reply-to address,
+    /// user id, expiration, CC/BCC types) and its annotations, from one walk
+    /// of the property list; a second only when reply-to or BCC rewrote it.
+    fn inspect(
+        &self,
+        properties: &Bytes,
+        session: &Session,
+        addressed: bool,
+    ) -> Result<Inspected, BrokerError> {
+        // The content header was validated: the walk cannot fail.
+        let scan = RawProperties::new(properties).scan().unwrap_or_default();
+        if !addressed && scan.reply_to == Some(REPLY_TO_QUEUE.as_bytes()) {
+            let rewritten = self.address_reply_to(properties)?;
+            let mut inner = self.inspect(&rewritten, session, true)?;
+            inner.replacement.get_or_insert(rewritten);
+            return Ok(inner);
         }
+        check_user_id(scan.user_id, &self.publisher, session)?;
+        check_expiration(scan.expiration)?;
+        let (cc, without_bcc) = sender_routes(properties)?;
+        let ann = match &without_bcc {
+            Some(stripped) => crate::content::annotate(stripped),
+            None => crate::content::annotate_scan(&scan),
+        };
+        Ok(Inspected {
+            ann,
+            cc,
+            replacement: without_bcc,
+        })
+    }
+
+    /// The properties with reply_to "amq.rabbitmq.reply-to" replaced by this
+    /// channel's reply address.
+    fn address_reply_to(&self, properties: &Bytes) -> Result<Bytes, BrokerError> {
+        let view = RawProperties::new(properties);
         let reply = self.reply_to.as_ref().ok_or_else(|| {
             BrokerError::PreconditionFailed("fast reply consumer does not exist".into())
         })?;
