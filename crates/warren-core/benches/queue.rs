@@ -52,6 +52,7 @@ fn consumer(sink: Arc<CountingSink>) -> Arc<Consumer> {
         credit: ConsumerCredit::new(0),
         channel_credit: Arc::new(ConsumerCredit::new(0)),
         sink,
+        active: std::sync::atomic::AtomicBool::new(true),
     })
 }
 

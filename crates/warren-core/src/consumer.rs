@@ -1,7 +1,7 @@
 //! Consumers, their prefetch credit, and the sink through which a queue hands
 //! deliveries to whatever protocol connection owns the consumer.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crate::queue::{Queue, QueuedMessage};
@@ -110,9 +110,23 @@ pub struct Consumer {
     pub channel_credit: Arc<ConsumerCredit>,
     /// Where its deliveries go.
     pub sink: Arc<dyn DeliverySink>,
+    /// Still registered by its owner (cleared by [`Consumer::retire`] when
+    /// cancelled): lets the owner tell, without a lookup, whether a delivery
+    /// that was on its way is still wanted.
+    pub active: AtomicBool,
 }
 
 impl Consumer {
+    /// Marks the consumer cancelled by its owner.
+    pub fn retire(&self) {
+        self.active.store(false, Ordering::Release);
+    }
+
+    /// Whether its owner still has it registered.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// The consumer's own prefetch window (0 = unlimited).
     pub fn credit_limit(&self) -> u32 {
         self.credit.limit()

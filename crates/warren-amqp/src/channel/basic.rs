@@ -127,6 +127,7 @@ impl Channel {
             credit: ConsumerCredit::new(self.consumer_prefetch),
             channel_credit: self.channel_credit.clone(),
             sink: session.outbox.clone(),
+            active: std::sync::atomic::AtomicBool::new(true),
         });
         // consume-ok only once the queue accepted the consumer (an exclusive
         // consumer elsewhere refuses it). Deliveries it triggers go through the
@@ -192,6 +193,7 @@ impl Channel {
         let Some(entry) = self.consumers.remove(tag) else {
             return;
         };
+        entry.consumer.retire();
         let outcome = entry.queue.remove_consumer(session.id, self.id, tag);
         if outcome.should_auto_delete {
             session.vhost.remove_queue(&entry.queue);
@@ -210,6 +212,7 @@ impl Channel {
             return;
         }
         self.consumers.remove(&consumer.tag);
+        consumer.retire();
         if !session.capabilities.consumer_cancel_notify {
             return;
         }
@@ -226,13 +229,10 @@ impl Channel {
         }
     }
 
-    /// Whether `consumer` is still registered on this channel.
+    /// Whether `consumer` is still registered on this channel (a consumer
+    /// this channel removed is retired, so no tag lookup is needed).
     pub fn owns(&self, consumer: &Arc<Consumer>) -> bool {
-        !self.closing
-            && self
-                .consumers
-                .get(&consumer.tag)
-                .is_some_and(|e| Arc::ptr_eq(&e.consumer, consumer))
+        !self.closing && consumer.channel == self.id && consumer.is_active()
     }
 
     /// Writes a delivery handed over by a queue and records it as unacked.
