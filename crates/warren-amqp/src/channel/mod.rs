@@ -530,6 +530,13 @@ impl Channel {
 /// before any of them is dispatched again). True if a consumer's prefetch
 /// window was full before, so its channel's queues should dispatch again.
 fn settle_with_queues(unacked: Vec<Unacked>, how: Settlement) -> bool {
+    if let Some(first) = unacked.first() {
+        if unacked.iter().all(|u| Arc::ptr_eq(&u.queue, &first.queue)) {
+            let queue = first.queue.clone();
+            let ids: Vec<DeliveryId> = unacked.iter().map(|u| u.id).collect();
+            return queue.settle(&ids, how);
+        }
+    }
     let mut by_queue: Vec<(Arc<Queue>, Vec<DeliveryId>)> = Vec::new();
     for u in unacked {
         match by_queue.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &u.queue)) {

@@ -5,8 +5,6 @@
 //! protocol adapter keeps only its own delivery tags mapped to the
 //! [`DeliveryId`]s the queue gave out.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -42,53 +40,78 @@ struct Entry {
     consumer: Option<Arc<Consumer>>,
 }
 
-/// Multiplicative hashing of sequential ids (the default SipHash is slower,
-/// and the ids are not attacker-chosen: the queue makes them).
+/// One place in the slab of checked-out deliveries.
 #[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+struct Slot {
+    /// Bumped each time the place is reused, so a stale id (of a delivery
+    /// settled earlier in the same place) never matches a newer one.
+    generation: u32,
+    entry: Option<Entry>,
 }
 
-/// A queue's checked-out deliveries.
+/// A queue's checked-out deliveries: a slab whose ids are (generation,
+/// place), so checking out and settling cost no hashing and memory follows
+/// the number outstanding, not the number ever delivered.
 #[derive(Default)]
 pub(super) struct CheckedOut {
-    next: u64,
-    entries: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
     bytes: usize,
+    /// Above every generation handed out, so places made after a clear
+    /// never repeat an id given out before it.
+    floor: u32,
 }
 
 impl CheckedOut {
     fn insert(&mut self, message: QueuedMessage, consumer: Option<Arc<Consumer>>) -> DeliveryId {
-        let id = self.next;
-        self.next += 1;
         self.bytes += message.message.body_size();
-        self.entries.insert(id, Entry { message, consumer });
-        DeliveryId(id)
+        self.live += 1;
+        let entry = Some(Entry { message, consumer });
+        let place = match self.free.pop() {
+            Some(place) => place,
+            None => {
+                // Past u32::MAX places outstanding the ids would not fit;
+                // no prefetch window or memory allows that many.
+                let place = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                self.slots.push(Slot {
+                    generation: self.floor,
+                    entry: None,
+                });
+                place
+            }
+        };
+        let slot = &mut self.slots[place as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.entry = entry;
+        self.floor = self.floor.max(slot.generation);
+        DeliveryId((u64::from(slot.generation) << 32) | u64::from(place))
     }
 
     fn take(&mut self, id: DeliveryId) -> Option<Entry> {
-        let entry = self.entries.remove(&id.0)?;
+        let place = (id.0 & u64::from(u32::MAX)) as u32;
+        let generation = (id.0 >> 32) as u32;
+        let slot = self.slots.get_mut(place as usize)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let entry = slot.entry.take()?;
+        self.free.push(place);
+        self.live -= 1;
         self.bytes -= entry.message.message.body_size();
+        if self.live == 0 && self.slots.len() > 4096 {
+            // A burst is over: give its memory back.
+            self.clear();
+        }
         Some(entry)
     }
 
-    /// Forgets everything (the queue is deleted).
+    /// Forgets everything (the queue is deleted, or nothing is outstanding).
     pub(super) fn clear(&mut self) {
-        self.entries.clear();
+        self.floor = self.floor.wrapping_add(1);
+        self.slots = Vec::new();
+        self.free = Vec::new();
+        self.live = 0;
         self.bytes = 0;
     }
 }
@@ -108,7 +131,7 @@ impl Queue {
 
     fn publish_unacked_gauges(&self, state: &QueueState) {
         self.unacked
-            .store(state.checked_out.entries.len(), Ordering::Relaxed);
+            .store(state.checked_out.live, Ordering::Relaxed);
         self.unacked_bytes
             .store(state.checked_out.bytes, Ordering::Relaxed);
     }
@@ -119,23 +142,26 @@ impl Queue {
     pub fn settle(self: &Arc<Self>, ids: &[DeliveryId], how: Settlement) -> bool {
         let mut state = self.state.lock();
         let mut unblocked = false;
-        let mut taken = Vec::with_capacity(ids.len());
+        let mut settled = 0u64;
+        let mut forget: Vec<Stored> = Vec::new();
+        let mut taken: Vec<QueuedMessage> = Vec::new();
         for id in ids {
-            if let Some(entry) = state.checked_out.take(*id) {
-                if let Some(consumer) = &entry.consumer {
-                    unblocked |= consumer.settle(1);
-                }
-                taken.push(entry.message);
+            let Some(entry) = state.checked_out.take(*id) else {
+                continue;
+            };
+            if let Some(consumer) = &entry.consumer {
+                unblocked |= consumer.settle(1);
+            }
+            settled += 1;
+            match how {
+                Settlement::Ack => forget.extend(entry.message.stored),
+                _ => taken.push(entry.message),
             }
         }
         self.publish_unacked_gauges(&state);
-        let mut forget: Vec<Stored> = Vec::new();
         match how {
             Settlement::Ack => {
-                self.stats
-                    .acked
-                    .fetch_add(taken.len() as u64, Ordering::Relaxed);
-                forget.extend(taken.iter().filter_map(|m| m.stored));
+                self.stats.acked.fetch_add(settled, Ordering::Relaxed);
             }
             Settlement::Reject => state.dead.extend(taken.into_iter().map(|m| Dead {
                 message: m.message,
@@ -238,6 +264,28 @@ mod tests {
         q.settle(&[id.unwrap()], Settlement::Return);
         let (again, _, _) = q.get(true).unwrap();
         assert!(again.redelivered, "a returned message keeps its flag");
+    }
+
+    #[test]
+    fn stale_ids_never_match_a_reused_place() {
+        let mut c = CheckedOut::default();
+        let q = Queue::new("q", "/", QueueOptions::default());
+        q.publish(message(b"a"));
+        let (m, _, _) = q.get(true).unwrap();
+        let first = c.insert(m.clone(), None);
+        assert!(c.take(first).is_some());
+        let second = c.insert(m.clone(), None);
+        assert_ne!(first, second, "the place is reused under a new generation");
+        assert!(c.take(first).is_none());
+        // Past a burst the slab is dropped; ids from before still never match.
+        let burst: Vec<DeliveryId> = (0..5000).map(|_| c.insert(m.clone(), None)).collect();
+        assert!(c.take(second).is_some());
+        for id in &burst {
+            assert!(c.take(*id).is_some());
+        }
+        assert_eq!((c.live, c.slots.len()), (0, 0));
+        let fresh = c.insert(m, None);
+        assert!(!burst.contains(&fresh) && fresh != first && fresh != second);
     }
 
     #[test]
