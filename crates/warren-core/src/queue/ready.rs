@@ -15,7 +15,9 @@
 //! [`MessageStore::is_written`] reports the record written, checked (one
 //! atomic load each) whenever a message is pushed or popped. A message read
 //! back from the store is therefore always one already written: the read is
-//! a `pread` of data in the segment, never a wait for a flush.
+//! a `pread` of data in the segment, never a wait for a flush. Such copies
+//! are not counted as in memory in the statistics: they last one writer batch
+//! (or until the queue is next used).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,8 +156,11 @@ pub struct ReadyList {
     store: Option<Arc<dyn MessageStore>>,
     /// Set while memory runs high: transient messages may be paged out too.
     memory_high: Option<Arc<AtomicBool>>,
-    /// Paged messages still holding their in-memory copy, in paging order
-    /// (the order the store writes their records in).
+    /// Paged messages still holding their in-memory copy, in paging order.
+    /// That is about the order the store writes them in; where it is not (two
+    /// publishers racing), a record not yet written holds back the copies
+    /// behind it a little longer, which costs memory for a moment, never
+    /// correctness.
     unwritten: VecDeque<Unwritten>,
 }
 
