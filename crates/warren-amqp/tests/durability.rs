@@ -393,6 +393,65 @@ async fn a_backlog_beyond_the_memory_budget_is_paged_out_and_read_back_in_order(
     broker.shutdown().await;
 }
 
+/// Messages paged out past the memory budget and consumed at once, most of
+/// them before the store's writer has written their records, come back whole
+/// and in order: the queue hands them out from memory rather than waiting for
+/// the writer under its lock.
+#[tokio::test]
+async fn messages_paged_out_and_consumed_at_once_arrive_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = warren_store::StoreConfig {
+        queue_memory_messages: 10,
+        ..Default::default()
+    };
+    let broker = TestBroker::start_in_with(dir.path(), store).await;
+    let conn = broker.lapin().await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "hot", true).await;
+    let publish = |i: u32| {
+        let ch = ch.clone();
+        async move {
+            ch.basic_publish(
+                "".into(),
+                "hot".into(),
+                BasicPublishOptions::default(),
+                format!("hot {i}").as_bytes(),
+                persistent(),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    // basic.get right behind the publishes.
+    for i in 0..300u32 {
+        publish(i).await;
+    }
+    for i in 0..300u32 {
+        let (body, _) = get_body(&ch, "hot").await.expect("message");
+        assert_eq!(body, format!("hot {i}").as_bytes());
+    }
+    // A consumer with a window of one: every ack pops the next paged message.
+    ch.basic_qos(1, BasicQosOptions::default()).await.unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            "hot".into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    for i in 300..1300u32 {
+        publish(i).await;
+    }
+    for i in 300..1300u32 {
+        let d = within(consumer.next()).await.unwrap().unwrap();
+        assert_eq!(d.data, format!("hot {i}").as_bytes());
+        d.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn transient_messages_stay_in_memory_while_memory_is_fine_and_do_not_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();

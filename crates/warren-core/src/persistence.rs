@@ -12,7 +12,8 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use warren_store::definitions::{key, Kind};
 use warren_store::{
-    DataDirLock, Definitions as DefinitionsDb, MessageStore, Recovered, StoreConfig, StoreError,
+    DataDirLock, Definitions as DefinitionsDb, MessageStore, Recovered, SegmentStore, StoreConfig,
+    StoreError,
 };
 
 use crate::definitions::json::table_to_json;
@@ -27,7 +28,7 @@ pub struct Persistence {
     dir: PathBuf,
     _lock: DataDirLock,
     db: DefinitionsDb,
-    stores: Mutex<HashMap<String, Arc<MessageStore>>>,
+    stores: Mutex<HashMap<String, Arc<dyn MessageStore>>>,
     store_config: StoreConfig,
     memory_high: OnceLock<Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -205,17 +206,18 @@ impl Persistence {
         }
     }
 
-    /// Opens a vhost's message store, keeping the indexes of `durable_queues`.
+    /// Opens a vhost's message store (a [`SegmentStore`] in the vhost's
+    /// directory), keeping the indexes of `durable_queues`.
     pub fn open_store(
         &self,
         vhost: &str,
         durable_queues: &[String],
-    ) -> Result<(Arc<MessageStore>, Recovered), StoreError> {
+    ) -> Result<(Arc<dyn MessageStore>, Recovered), StoreError> {
         let dir = self.dir.join("vhosts").join(vhost_dir_name(vhost));
-        let (store, recovered) = MessageStore::open(&dir, self.store_config.clone(), |q| {
+        let (store, recovered) = SegmentStore::open(&dir, self.store_config.clone(), |q| {
             durable_queues.iter().any(|d| d == q)
         })?;
-        let store = Arc::new(store);
+        let store: Arc<dyn MessageStore> = Arc::new(store);
         self.stores.lock().insert(vhost.to_string(), store.clone());
         Ok((store, recovered))
     }
@@ -232,7 +234,7 @@ impl Persistence {
     }
 
     /// The message store of a vhost opened earlier.
-    pub fn store(&self, vhost: &str) -> Option<Arc<MessageStore>> {
+    pub fn store(&self, vhost: &str) -> Option<Arc<dyn MessageStore>> {
         self.stores.lock().get(vhost).cloned()
     }
 

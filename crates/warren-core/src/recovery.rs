@@ -150,7 +150,7 @@ fn recover_vhost(persistence: &Arc<Persistence>, vhost: &Arc<VHost>) -> Result<u
         }
         queue.attach_store(store.clone(), persistence.memory_high());
         let entries = recovered.queues.remove(&*queue.name).unwrap_or_default();
-        let messages = read_back(&store, &vhost.name, &queue.name, entries);
+        let messages = read_back(store.as_ref(), &vhost.name, &queue.name, entries);
         count += messages.len();
         queue.restore(messages);
     }
@@ -158,7 +158,7 @@ fn recover_vhost(persistence: &Arc<Persistence>, vhost: &Arc<VHost>) -> Result<u
 }
 
 fn read_back(
-    store: &MessageStore,
+    store: &dyn MessageStore,
     vhost: &str,
     queue: &Arc<str>,
     entries: Vec<warren_store::RecoveredEntry>,

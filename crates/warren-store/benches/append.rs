@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use warren_store::{MessageStore, StoreConfig, StoredMessage, SyncListener};
+use warren_store::{MessageStore, SegmentStore, StoreConfig, StoredMessage, SyncListener};
 
 #[derive(Default)]
 struct Synced(AtomicU64);
@@ -18,7 +18,7 @@ impl SyncListener for Synced {
     }
 }
 
-fn message(store: &MessageStore, body: &Bytes) -> StoredMessage {
+fn message(store: &SegmentStore, body: &Bytes) -> StoredMessage {
     StoredMessage {
         id: store.next_id(),
         exchange: Bytes::from_static(b""),
@@ -33,7 +33,7 @@ fn message(store: &MessageStore, body: &Bytes) -> StoredMessage {
 fn append(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, _) =
-        MessageStore::open(dir.path(), StoreConfig::default(), |_| true).expect("store");
+        SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).expect("store");
     let queue: Arc<str> = Arc::from("bench");
     let body = Bytes::from(vec![0u8; 1024]);
     let listener = Arc::new(Synced::default());

@@ -29,6 +29,14 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
+    /// No message record at this place: never written, or freed since.
+    #[error("no message record in segment {segment} at offset {offset}")]
+    NoRecord {
+        /// Segment id.
+        segment: u32,
+        /// Byte offset.
+        offset: u32,
+    },
 }
 
 impl StoreError {

@@ -1,6 +1,11 @@
-//! The message store of one vhost: the API publishers and queues call, the
-//! pending batch they fill (under one short-held lock: an append cursor and a
-//! buffer copy, no I/O), and recovery on open.
+//! [`SegmentStore`], the message store of one vhost on disk: the pending batch
+//! publishers and queues fill (under one short-held lock: an append cursor and
+//! a buffer copy, no I/O), the writer thread that writes it, and recovery on
+//! open.
+//!
+//! The writer publishes how far it has written the segments (an atomic
+//! watermark, set right after it writes a batch's records and before it
+//! syncs them), so [`MessageStore::is_written`] is one atomic load.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,40 +18,10 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::{Result, StoreError};
 pub use crate::index::Location;
 use crate::index::{self, Expiry, IndexOp, IndexProblem};
+pub use crate::message_store::{MessageStore, StoreConfig, SyncListener, Waiter};
 pub use crate::segment::StoredMessage;
 use crate::segment::{list_segments, SegmentReader};
-use crate::writer::{write_index, Writer, DEFAULT_SYNC_INTERVAL};
-
-/// Told when records it waited for are durable on disk.
-pub trait SyncListener: Send + Sync {
-    /// Everything queued with `token` is now synced.
-    fn synced(&self, token: u64);
-}
-
-/// Store settings.
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    /// Size at which a segment file is closed and a new one started.
-    pub segment_size: u32,
-    /// Longest time written data may stay unsynced when nobody waits for it.
-    pub sync_interval: Duration,
-    /// Message bodies a queue keeps in memory before paging further persistent
-    /// messages out to the segments (count).
-    pub queue_memory_messages: usize,
-    /// The same budget in body bytes.
-    pub queue_memory_bytes: usize,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            segment_size: 64 * 1024 * 1024,
-            sync_interval: DEFAULT_SYNC_INTERVAL,
-            queue_memory_messages: 100_000,
-            queue_memory_bytes: 64 * 1024 * 1024,
-        }
-    }
-}
+use crate::writer::{write_index, Writer};
 
 /// A writer-thread operation, kept in order with the others.
 #[derive(Debug)]
@@ -65,6 +40,14 @@ pub(crate) struct Batch {
     pub waiters: Vec<(Arc<dyn SyncListener>, u64)>,
     pub shutdown: bool,
     pub generation: u64,
+    /// The append cursor when the batch was taken ([`position`]): every
+    /// record before it is in this batch or an earlier one.
+    pub end: u64,
+}
+
+/// A point in the segments as one number, ordered as records are appended.
+fn position(segment: u32, offset: u64) -> u64 {
+    (u64::from(segment) << 32) | offset.min(u64::from(u32::MAX))
 }
 
 struct Pending {
@@ -86,6 +69,9 @@ pub(crate) struct Shared {
     work: Condvar,
     done: Condvar,
     next_id: AtomicU64,
+    /// How far the segments are written ([`position`]): a record ending at or
+    /// before it can be read back.
+    written_to: AtomicU64,
 }
 
 impl Shared {
@@ -104,6 +90,7 @@ impl Shared {
         p.taken += 1;
         let mut batch = std::mem::take(&mut p.batch);
         batch.generation = p.taken;
+        batch.end = position(p.segment, u64::from(p.offset));
         batch
     }
 
@@ -117,6 +104,12 @@ impl Shared {
         p.segment += 1;
         p.offset = 0;
         true
+    }
+
+    /// Records that a batch's message records are written (not yet synced):
+    /// readers may read everything before `end`.
+    pub fn mark_readable(&self, end: u64) {
+        self.written_to.fetch_max(end, Ordering::Release);
     }
 
     /// Records that a batch is done (for [`MessageStore::flush`]).
@@ -151,7 +144,7 @@ pub struct RecoveredEntry {
     pub expiry: Expiry,
 }
 
-/// What [`MessageStore::open`] found.
+/// What [`SegmentStore::open`] found.
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// Live messages per durable queue, in queue order.
@@ -160,20 +153,20 @@ pub struct Recovered {
     pub problems: Vec<String>,
 }
 
-/// The message store of one vhost.
-pub struct MessageStore {
+/// The message store of one vhost, in segment files with a writer thread.
+pub struct SegmentStore {
     shared: Arc<Shared>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-impl MessageStore {
+impl SegmentStore {
     /// Opens (creating if needed) the store in `dir`, recovers the indexes of the
     /// queues for which `keep` is true, deletes the others, and starts the writer.
     pub fn open(
         dir: &Path,
         config: StoreConfig,
         keep: impl Fn(&str) -> bool,
-    ) -> Result<(MessageStore, Recovered)> {
+    ) -> Result<(SegmentStore, Recovered)> {
         let msgs = dir.join("msgs");
         let queues_dir = dir.join("queues");
         for d in [&msgs, &queues_dir] {
@@ -196,6 +189,8 @@ impl MessageStore {
             work: Condvar::new(),
             done: Condvar::new(),
             next_id: AtomicU64::new(max_id + 1),
+            // Every existing segment is complete; new records go to a new one.
+            written_to: AtomicU64::new(position(next_segment, 0)),
         });
         let mut writer = Writer::new(shared.clone(), refs, live);
         writer.sweep(&segments, next_segment);
@@ -204,45 +199,33 @@ impl MessageStore {
             .spawn(move || writer.run())
             .map_err(|e| StoreError::io(dir, e))?;
         Ok((
-            MessageStore {
+            SegmentStore {
                 shared,
                 writer: Mutex::new(Some(handle)),
             },
             recovered,
         ))
     }
+}
 
-    /// The settings the store was opened with.
-    pub fn config(&self) -> &StoreConfig {
+impl MessageStore for SegmentStore {
+    fn config(&self) -> &StoreConfig {
         &self.shared.config
     }
 
-    /// A fresh message id.
-    pub fn next_id(&self) -> u64 {
+    fn next_id(&self) -> u64 {
         self.shared.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Appends `message` once and an enqueue record for each of `queues` (the
-    /// message does not expire in them). With a `waiter`, it is told (with its
-    /// token) once all of it is synced to disk.
-    pub fn persist(
-        &self,
-        message: &StoredMessage,
-        queues: &[Arc<str>],
-        waiter: Option<(Arc<dyn SyncListener>, u64)>,
-    ) -> Location {
-        self.persist_expiring(message, queues, &[], waiter)
     }
 
     /// [`MessageStore::persist`] recording when the message expires in each
     /// queue: `expiries[i]` (Unix milliseconds) for `queues[i]`, none for a
     /// queue without an entry. A recovered message keeps that deadline.
-    pub fn persist_expiring(
+    fn persist_expiring(
         &self,
         message: &StoredMessage,
         queues: &[Arc<str>],
         expiries: &[Option<u64>],
-        waiter: Option<(Arc<dyn SyncListener>, u64)>,
+        waiter: Option<Waiter>,
     ) -> Location {
         let len = message.encoded_len() as u32;
         let segment_size = self.shared.config.segment_size;
@@ -288,7 +271,7 @@ impl MessageStore {
     }
 
     /// Records that the queue delivered message `id` (it comes back redelivered).
-    pub fn delivered(&self, queue: &Arc<str>, id: u64) {
+    fn delivered(&self, queue: &Arc<str>, id: u64) {
         self.shared.push(|p| {
             p.batch
                 .ops
@@ -297,7 +280,7 @@ impl MessageStore {
     }
 
     /// Records that message `id` left the queue for good.
-    pub fn ack(&self, queue: &Arc<str>, id: u64, location: Location) {
+    fn ack(&self, queue: &Arc<str>, id: u64, location: Location) {
         self.shared.push(|p| {
             p.batch.ops.push(Op::Index(
                 queue.clone(),
@@ -311,21 +294,21 @@ impl MessageStore {
 
     /// Deletes a queue's index and releases every message it still held;
     /// `locations` are extra references to release (normally none).
-    pub fn delete_queue(&self, queue: &Arc<str>, locations: impl IntoIterator<Item = Location>) {
-        let segments: Vec<u32> = locations.into_iter().map(|l| l.segment).collect();
+    fn delete_queue(&self, queue: &Arc<str>, locations: &[Location]) {
+        let segments: Vec<u32> = locations.iter().map(|l| l.segment).collect();
         self.shared
             .push(|p| p.batch.ops.push(Op::DeleteQueue(queue.clone(), segments)));
     }
 
     /// Asks for a sync as soon as possible and tells `listener` when done.
-    pub fn sync(&self, listener: Arc<dyn SyncListener>, token: u64) {
+    fn sync(&self, listener: Arc<dyn SyncListener>, token: u64) {
         self.shared
             .push(|p| p.batch.waiters.push((listener, token)));
     }
 
     /// Blocks until everything queued before this call is written (and synced
     /// if anyone waited for it).
-    pub fn flush(&self) {
+    fn flush(&self) {
         let mut p = self.shared.pending.lock();
         let target = p.taken + 1;
         self.shared.work.notify_one();
@@ -335,15 +318,19 @@ impl MessageStore {
         }
     }
 
-    /// Reads a stored message back.
-    pub fn read(&self, location: Location) -> Result<StoredMessage> {
+    fn is_written(&self, location: Location) -> bool {
+        let end = u64::from(location.offset) + u64::from(location.len);
+        position(location.segment, end) <= self.shared.written_to.load(Ordering::Acquire)
+    }
+
+    fn read(&self, location: Location) -> Result<StoredMessage> {
         self.shared
             .reader
             .read(location.segment, location.offset, location.len)
     }
 
     /// Writes and syncs everything pending and stops the writer thread.
-    pub fn close(&self) {
+    fn close(&self) {
         self.shared.push(|p| p.batch.shutdown = true);
         self.shared.work.notify_one();
         if let Some(handle) = self.writer.lock().take() {
@@ -352,7 +339,7 @@ impl MessageStore {
     }
 }
 
-impl Drop for MessageStore {
+impl Drop for SegmentStore {
     fn drop(&mut self) {
         self.close();
     }

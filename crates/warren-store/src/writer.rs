@@ -94,6 +94,8 @@ impl Writer {
         for (segment, bytes) in &batch.chunks {
             self.write_segment(*segment, bytes);
         }
+        // Written (in the page cache): readers need not wait for the sync.
+        self.shared.mark_readable(batch.end);
         let mut released = Vec::new();
         for op in &batch.ops {
             self.apply(op, &mut released);

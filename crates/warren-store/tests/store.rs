@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use warren_store::{Location, MessageStore, StoreConfig, StoredMessage, SyncListener};
+use warren_store::{
+    Location, MessageStore, SegmentStore, StoreConfig, StoredMessage, SyncListener,
+};
 
-fn message(store: &MessageStore, body: &[u8]) -> StoredMessage {
+fn message(store: &SegmentStore, body: &[u8]) -> StoredMessage {
     StoredMessage {
         id: store.next_id(),
         exchange: Bytes::from_static(b"ex"),
@@ -55,7 +57,7 @@ fn persisted_messages_survive_reopen_acked_ones_do_not() {
     let mut locations = Vec::new();
     {
         let (store, recovered) =
-            MessageStore::open(dir.path(), small_segments(), |_| true).unwrap();
+            SegmentStore::open(dir.path(), small_segments(), |_| true).unwrap();
         assert!(recovered.queues.is_empty());
         for i in 0..10u8 {
             let m = message(&store, &[i; 100]);
@@ -65,7 +67,7 @@ fn persisted_messages_survive_reopen_acked_ones_do_not() {
         store.ack(&q, locations[0].0, locations[0].1);
         store.close();
     }
-    let (store, recovered) = MessageStore::open(dir.path(), small_segments(), |_| true).unwrap();
+    let (store, recovered) = SegmentStore::open(dir.path(), small_segments(), |_| true).unwrap();
     let entries = &recovered.queues["q1"];
     assert_eq!(entries.len(), 9);
     assert_eq!(entries[0].id, locations[1].0);
@@ -84,7 +86,7 @@ fn one_message_for_many_queues_is_written_once() {
     let queues: Vec<Arc<str>> = (0..5)
         .map(|i| Arc::from(format!("q{i}").as_str()))
         .collect();
-    let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     let m = message(&store, &[1; 10_000]);
     store.persist(&m, &queues, None);
     store.flush();
@@ -97,7 +99,7 @@ fn one_message_for_many_queues_is_written_once() {
         "segment holds the body once, got {size} bytes"
     );
     store.close();
-    let (_, recovered) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (_, recovered) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     assert_eq!(recovered.queues.len(), 5);
     assert!(recovered
         .queues
@@ -109,7 +111,7 @@ fn one_message_for_many_queues_is_written_once() {
 fn confirm_waiters_are_told_after_sync_in_batches() {
     let dir = tempfile::tempdir().unwrap();
     let q: Arc<str> = Arc::from("q");
-    let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     let listener = Arc::new(Synced::default());
     for token in 1..=1000u64 {
         let m = message(&store, b"payload");
@@ -126,7 +128,7 @@ fn confirm_waiters_are_told_after_sync_in_batches() {
 fn drained_backlog_reclaims_segments() {
     let dir = tempfile::tempdir().unwrap();
     let q: Arc<str> = Arc::from("q");
-    let (store, _) = MessageStore::open(dir.path(), small_segments(), |_| true).unwrap();
+    let (store, _) = SegmentStore::open(dir.path(), small_segments(), |_| true).unwrap();
     let stored: Vec<(u64, Location)> = (0..500)
         .map(|_| {
             let m = message(&store, &[0; 200]);
@@ -153,14 +155,14 @@ fn deleted_queue_releases_its_segments_and_index() {
     let dir = tempfile::tempdir().unwrap();
     let q: Arc<str> = Arc::from("gone");
     {
-        let (store, _) = MessageStore::open(dir.path(), small_segments(), |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), small_segments(), |_| true).unwrap();
         let locs: Vec<Location> = (0..50)
             .map(|_| store.persist(&message(&store, &[0; 300]), std::slice::from_ref(&q), None))
             .collect();
-        store.delete_queue(&q, locs);
+        store.delete_queue(&q, &locs);
         store.close();
     }
-    let (_, recovered) = MessageStore::open(dir.path(), small_segments(), |_| true).unwrap();
+    let (_, recovered) = SegmentStore::open(dir.path(), small_segments(), |_| true).unwrap();
     assert!(recovered.queues.is_empty());
     assert_eq!(segment_count(dir.path()), 0);
 }
@@ -169,7 +171,7 @@ fn deleted_queue_releases_its_segments_and_index() {
 fn queues_not_kept_are_dropped_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
         for name in ["keep", "drop"] {
             let q: Arc<str> = Arc::from(name);
             store.persist(&message(&store, b"x"), std::slice::from_ref(&q), None);
@@ -177,9 +179,9 @@ fn queues_not_kept_are_dropped_on_open() {
         store.close();
     }
     let (_, recovered) =
-        MessageStore::open(dir.path(), StoreConfig::default(), |q| q == "keep").unwrap();
+        SegmentStore::open(dir.path(), StoreConfig::default(), |q| q == "keep").unwrap();
     assert_eq!(recovered.queues.keys().collect::<Vec<_>>(), vec!["keep"]);
-    let (_, again) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (_, again) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     assert_eq!(again.queues.len(), 1);
 }
 
@@ -188,7 +190,7 @@ fn torn_index_tail_and_corrupt_segment_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let q: Arc<str> = Arc::from("q");
     let locs: Vec<Location> = {
-        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
         let locs = (0..20u8)
             .map(|i| store.persist(&message(&store, &[i; 64]), std::slice::from_ref(&q), None))
             .collect();
@@ -218,7 +220,7 @@ fn torn_index_tail_and_corrupt_segment_are_reported_not_fatal() {
     std::fs::write(&seg, bytes).unwrap();
 
     let (store, recovered) =
-        MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     assert!(
         recovered.problems.iter().any(|p| p.contains("torn")),
         "{:?}",
@@ -248,14 +250,14 @@ fn segments_recovered_from_an_earlier_run_are_reclaimed_once_acked() {
     let dir = tempfile::tempdir().unwrap();
     let q: Arc<str> = Arc::from("q");
     {
-        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
         for _ in 0..100 {
             store.persist(&message(&store, &[1; 100]), std::slice::from_ref(&q), None);
         }
         store.close();
     }
     let (store, recovered) =
-        MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     assert_eq!(segment_count(dir.path()), 1);
     for e in &recovered.queues["q"] {
         store.ack(&q, e.id, e.location);
@@ -268,7 +270,7 @@ fn segments_recovered_from_an_earlier_run_are_reclaimed_once_acked() {
 fn acks_on_a_queue_whose_index_was_evicted_from_the_open_files_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let busy: Arc<str> = Arc::from("busy");
-    let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     let kept: Vec<(u64, Location)> = (0..3000)
         .map(|_| {
             let m = message(&store, b"x");
@@ -286,6 +288,6 @@ fn acks_on_a_queue_whose_index_was_evicted_from_the_open_files_lose_nothing() {
         store.ack(&busy, *id, *loc);
     }
     store.close();
-    let (_, recovered) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+    let (_, recovered) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
     assert_eq!(recovered.queues["busy"].len(), 1500);
 }

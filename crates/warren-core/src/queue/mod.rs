@@ -45,7 +45,7 @@ pub struct QueuedMessage {
     /// Whether it has been delivered before.
     pub redelivered: bool,
     /// Where it is on disk, for a persistent message in a durable queue.
-    pub stored: Option<Stored>,
+    pub(crate) stored: Option<Stored>,
     /// When it expires (scheduler milliseconds), from the queue's message TTL
     /// and the message's `expiration`, fixed at enqueue time.
     pub expires_at: Option<u64>,
@@ -55,11 +55,11 @@ pub struct QueuedMessage {
 
 /// A persisted message's id and record location in its vhost's store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stored {
+pub(crate) struct Stored {
     /// Store-wide message id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// Where the record is.
-    pub location: Location,
+    pub(crate) location: Location,
 }
 
 impl QueuedMessage {
@@ -159,7 +159,7 @@ pub struct Queue {
     home: Weak<VHost>,
     me: Weak<Queue>,
     state: Mutex<QueueState>,
-    store: OnceLock<Arc<MessageStore>>,
+    store: OnceLock<Arc<dyn MessageStore>>,
     gone: AtomicBool,
 }
 
@@ -229,7 +229,11 @@ impl Queue {
     }
 
     /// Makes the queue durable on disk: persistent messages go to `store`.
-    pub fn attach_store(&self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
+    pub(crate) fn attach_store(
+        &self,
+        store: Arc<dyn MessageStore>,
+        memory_high: Option<Arc<AtomicBool>>,
+    ) {
         self.attach_paging(store.clone(), memory_high);
         let _ = self.store.set(store);
     }
@@ -238,12 +242,16 @@ impl Queue {
     /// budget, without making it durable (transient pages are discarded on
     /// restart): persistent messages always, transient ones while
     /// `memory_high` is set.
-    pub fn attach_paging(&self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
+    pub(crate) fn attach_paging(
+        &self,
+        store: Arc<dyn MessageStore>,
+        memory_high: Option<Arc<AtomicBool>>,
+    ) {
         self.state.lock().ready.attach_store(store, memory_high);
     }
 
     /// The message store, for a durable queue of a persistent broker.
-    pub fn store(&self) -> Option<&Arc<MessageStore>> {
+    pub(crate) fn store(&self) -> Option<&Arc<dyn MessageStore>> {
         self.store.get()
     }
 
@@ -289,7 +297,7 @@ impl Queue {
     /// broker was down expires at once. Only entries written before expiries
     /// were recorded ([`Expiry::Unrecorded`]) get their TTL from the queue's
     /// settings again, counted from now. Priority levels are worked out again.
-    pub fn restore(&self, messages: Vec<(QueuedMessage, Expiry)>) {
+    pub(crate) fn restore(&self, messages: Vec<(QueuedMessage, Expiry)>) {
         let mut state = self.state.lock();
         let now_ms = self.scheduler.now_ms();
         let now_unix_ms = self.scheduler.clock().unix_ms();
@@ -344,7 +352,7 @@ impl Queue {
     }
 
     /// [`Queue::publish`] for a message already written to this queue's store.
-    pub fn publish_stored(
+    pub(crate) fn publish_stored(
         self: &Arc<Self>,
         message: Arc<Message>,
         stored: Option<Stored>,
@@ -601,7 +609,7 @@ impl Queue {
         self.unacked.store(0, Ordering::Relaxed);
         self.unacked_bytes.store(0, Ordering::Relaxed);
         if let Some(store) = self.store.get() {
-            store.delete_queue(&self.name, std::iter::empty());
+            store.delete_queue(&self.name, &[]);
         }
         Ok((std::mem::take(&mut state.consumers), count))
     }

@@ -6,12 +6,24 @@
 //! memory, a persistent message of a durable queue keeps only its index entry
 //! (where its record is on disk) and is read back from the message store when
 //! it reaches a consumer (RabbitMQ's classic queue v2 behaviour).
+//!
+//! The list runs under the queue's lock on a runtime worker, so it never
+//! waits for the store's writer thread. A message paged out before the store
+//! has written its record keeps its in-memory copy (a reference count on the
+//! shared `Arc<Message>`; the writer's pending batch holds the encoded bytes
+//! anyway): it is delivered from that copy, and the copy is dropped once
+//! [`MessageStore::is_written`] reports the record written, checked (one
+//! atomic load each) whenever a message is pushed or popped. A message read
+//! back from the store is therefore always one already written: the read is
+//! a `pread` of data in the segment, never a wait for a flush. Such copies
+//! are not counted as in memory in the statistics: they last one writer batch
+//! (or until the queue is next used).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use warren_store::MessageStore;
+use warren_store::{Location, MessageStore};
 
 use super::{QueuedMessage, Stored};
 use crate::message::Message;
@@ -35,7 +47,7 @@ fn transient_pages() -> &'static Arc<str> {
 }
 
 /// Writes a transient message's record so its body can leave memory.
-fn page_out_transient(store: &MessageStore, message: &Message) -> Stored {
+fn page_out_transient(store: &dyn MessageStore, message: &Message) -> Stored {
     let record = message.to_record(store.next_id());
     let location = store.persist(&record, std::slice::from_ref(transient_pages()), None);
     Stored {
@@ -80,6 +92,17 @@ struct Paged {
     expires_at: Option<u64>,
     priority: u8,
     size: usize,
+    /// The message itself while the store has not yet written its record
+    /// (reading it back would wait for the writer thread).
+    unwritten: Option<Arc<Message>>,
+}
+
+/// A paged message whose record was not yet written when it was paged out:
+/// where it is in the list and in the store.
+struct Unwritten {
+    level: usize,
+    seq: u64,
+    location: Location,
 }
 
 enum Slot {
@@ -130,9 +153,15 @@ pub struct ReadyList {
     /// Messages with a durable copy (persistent messages in a durable queue).
     persistent: usize,
     persistent_bytes: usize,
-    store: Option<Arc<MessageStore>>,
+    store: Option<Arc<dyn MessageStore>>,
     /// Set while memory runs high: transient messages may be paged out too.
     memory_high: Option<Arc<AtomicBool>>,
+    /// Paged messages still holding their in-memory copy, in paging order.
+    /// That is about the order the store writes them in; where it is not (two
+    /// publishers racing), a record not yet written holds back the copies
+    /// behind it a little longer, which costs memory for a moment, never
+    /// correctness.
+    unwritten: VecDeque<Unwritten>,
 }
 
 impl Default for ReadyList {
@@ -154,11 +183,16 @@ impl ReadyList {
             persistent_bytes: 0,
             store: None,
             memory_high: None,
+            unwritten: VecDeque::new(),
         }
     }
 
     /// Lets messages be paged out to (and read back from) `store`.
-    pub fn attach_store(&mut self, store: Arc<MessageStore>, memory_high: Option<Arc<AtomicBool>>) {
+    pub fn attach_store(
+        &mut self,
+        store: Arc<dyn MessageStore>,
+        memory_high: Option<Arc<AtomicBool>>,
+    ) {
         self.store = Some(store);
         self.memory_high = memory_high;
     }
@@ -210,8 +244,16 @@ impl ReadyList {
         };
         let (stored, transient) = match message.stored {
             Some(stored) => (stored, false),
-            None => (page_out_transient(store, &message.message), true),
+            None => (page_out_transient(store.as_ref(), &message.message), true),
         };
+        let unwritten = (!store.is_written(stored.location)).then_some(message.message.clone());
+        if unwritten.is_some() {
+            self.unwritten.push_back(Unwritten {
+                level: self.level_of(message.priority),
+                seq: message.seq,
+                location: stored.location,
+            });
+        }
         Slot::Paged(Paged {
             seq: message.seq,
             redelivered: message.redelivered,
@@ -220,7 +262,38 @@ impl ReadyList {
             expires_at: message.expires_at,
             priority: message.priority,
             size: message.message.body_size(),
+            unwritten,
         })
+    }
+
+    /// Drops the in-memory copies of paged messages whose records the store
+    /// has written since they were paged out (the oldest first; it stops at
+    /// the first one not yet written). Never waits.
+    fn release_written(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        while let Some(u) = self.unwritten.front() {
+            if !store.is_written(u.location) {
+                return;
+            }
+            let list = &mut self.levels[u.level];
+            let at = list.partition_point(|s| s.seq() < u.seq);
+            if let Some(Slot::Paged(p)) = list.get_mut(at).filter(|s| s.seq() == u.seq) {
+                p.unwritten = None;
+            }
+            self.unwritten.pop_front();
+        }
+    }
+
+    /// Paged messages still holding their in-memory copy (tests).
+    #[cfg(test)]
+    fn unwritten(&self) -> usize {
+        self.levels
+            .iter()
+            .flatten()
+            .filter(|s| matches!(s, Slot::Paged(p) if p.unwritten.is_some()))
+            .count()
     }
 
     fn account_persistent_added(&mut self, message: &QueuedMessage) {
@@ -243,26 +316,30 @@ impl ReadyList {
         }
     }
 
-    /// Reads a paged message back; a record that cannot be read is reported
-    /// and skipped (None).
+    /// Takes a paged message back: its in-memory copy if the store had not
+    /// written its record yet, else the record (written, so the read never
+    /// waits for the writer). A record that cannot be read is reported and
+    /// skipped (None).
     fn load(&self, slot: Slot) -> Option<QueuedMessage> {
         let p = match slot {
             Slot::Loaded(m) => return Some(m),
             Slot::Paged(p) => p,
         };
         let store = self.store.as_ref()?;
+        let read = match p.unwritten {
+            Some(message) => Ok(message),
+            None => store
+                .read(p.stored.location)
+                .map(|m| Arc::new(Message::from_record(m))),
+        };
+        // Only once read: the ack may free the record at once.
         if p.transient {
             store.ack(transient_pages(), p.stored.id, p.stored.location);
         }
-        let read = store.read(p.stored.location).or_else(|_| {
-            // The record may still be in the writer's pending batch.
-            store.flush();
-            store.read(p.stored.location)
-        });
         match read {
-            Ok(m) => Some(QueuedMessage {
+            Ok(message) => Some(QueuedMessage {
                 seq: p.seq,
-                message: Arc::new(Message::from_record(m)),
+                message,
                 redelivered: p.redelivered,
                 stored: (!p.transient).then_some(p.stored),
                 expires_at: p.expires_at,
@@ -286,10 +363,12 @@ impl ReadyList {
         let level = self.level_of(message.priority);
         let slot = self.slot(message);
         self.levels[level].push_back(slot);
+        self.release_written();
     }
 
     /// Takes the next message to deliver (reading it back if it was paged out).
     pub fn pop_front(&mut self) -> Option<QueuedMessage> {
+        self.release_written();
         loop {
             let level = self.head_level()?;
             let list = &mut self.levels[level];
@@ -414,6 +493,7 @@ impl ReadyList {
                 _ => stored.extend(slot.stored()),
             }
         }
+        self.unwritten.clear();
         self.len = 0;
         self.bytes = 0;
         self.loaded = 0;
@@ -433,7 +513,7 @@ impl ReadyList {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use warren_store::StoreConfig;
+    use warren_store::{SegmentStore, StoreConfig};
 
     fn transient(seq: u64) -> QueuedMessage {
         QueuedMessage {
@@ -458,7 +538,7 @@ mod tests {
     #[test]
     fn memory_running_high_shrinks_the_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = MessageStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), StoreConfig::default(), |_| true).unwrap();
         let memory_high = Arc::new(AtomicBool::new(true));
         let mut ready = ReadyList::default();
         ready.attach_store(Arc::new(store), Some(memory_high));
@@ -476,7 +556,7 @@ mod tests {
             queue_memory_messages: 10,
             ..Default::default()
         };
-        let (store, _) = MessageStore::open(dir.path(), config, |_| true).unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), config, |_| true).unwrap();
         let memory_high = Arc::new(AtomicBool::new(false));
         let mut ready = ReadyList::default();
         ready.attach_store(Arc::new(store), Some(memory_high.clone()));
@@ -503,5 +583,99 @@ mod tests {
             );
         }
         assert!(ready.is_empty());
+    }
+
+    /// A persistent message of a durable queue, its record persisted in `store`.
+    fn persistent(store: &dyn MessageStore, seq: u64) -> QueuedMessage {
+        let mut m = transient(seq);
+        let record = m.message.to_record(store.next_id());
+        let queue: Arc<str> = Arc::from("q");
+        let location = store.persist(&record, std::slice::from_ref(&queue), None);
+        m.stored = Some(Stored {
+            id: record.id,
+            location,
+        });
+        m
+    }
+
+    /// Everything is paged out (a budget of 0 bodies): persistent messages
+    /// always, transient ones because memory runs high.
+    fn paging_everything(store: Arc<dyn MessageStore>) -> ReadyList {
+        let mut ready = ReadyList::default();
+        ready.attach_store(store, Some(Arc::new(AtomicBool::new(true))));
+        ready
+    }
+
+    fn no_budget() -> StoreConfig {
+        StoreConfig {
+            queue_memory_messages: 0,
+            ..Default::default()
+        }
+    }
+
+    /// Pages 500 messages out (persistent and transient alternately) and
+    /// consumes them at once, then again after the store wrote them: in order,
+    /// whole, and without a wait for the writer in between.
+    fn page_out_and_consume_at_once(store: Arc<dyn MessageStore>) {
+        let mut ready = paging_everything(store.clone());
+        for round in 0..2u64 {
+            let first = round * 500;
+            for seq in first..first + 500 {
+                let m = if seq % 2 == 0 {
+                    persistent(store.as_ref(), seq)
+                } else {
+                    transient(seq)
+                };
+                ready.push_back(m);
+            }
+            assert_eq!(ready.loaded(), 0, "every body is paged out");
+            if round == 1 {
+                // Outside any lock: wait until the writer wrote everything,
+                // then the list drops its copies at the next pop.
+                store.flush();
+            }
+            for seq in first..first + 500 {
+                let m = ready.pop_front().expect("message");
+                assert_eq!(m.seq, seq);
+                assert_eq!(&m.message.body[..], format!("body {seq}").as_bytes());
+                assert_eq!(m.stored.is_some(), seq % 2 == 0);
+                if round == 1 {
+                    assert_eq!(ready.unwritten(), 0, "written: read back from the store");
+                }
+            }
+            assert!(ready.is_empty());
+        }
+    }
+
+    #[test]
+    fn paged_messages_are_consumed_at_once_from_a_segment_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), no_budget(), |_| true).unwrap();
+        page_out_and_consume_at_once(Arc::new(store));
+    }
+
+    #[test]
+    fn paged_messages_are_consumed_at_once_from_a_memory_store() {
+        page_out_and_consume_at_once(Arc::new(warren_store::MemStore::new(no_budget())));
+    }
+
+    #[test]
+    fn in_memory_copies_go_once_the_store_wrote_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = SegmentStore::open(dir.path(), no_budget(), |_| true).unwrap();
+        let store: Arc<dyn MessageStore> = Arc::new(store);
+        let mut ready = paging_everything(store.clone());
+        for seq in 0..100 {
+            ready.push_back(persistent(store.as_ref(), seq));
+        }
+        store.flush();
+        ready.push_back(transient(100));
+        store.flush();
+        ready.push_back(transient(101));
+        assert!(
+            ready.unwritten() <= 1,
+            "at most the newest page waits for the writer"
+        );
+        assert_eq!(ready.len(), 102);
     }
 }
