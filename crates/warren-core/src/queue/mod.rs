@@ -257,7 +257,7 @@ impl Queue {
 
     /// Records on disk that a persisted message left the queue for good
     /// (acknowledged, rejected without requeue, purged, delivered with no-ack).
-    pub fn forget_stored(&self, message: &QueuedMessage) {
+    pub(crate) fn forget_stored(&self, message: &QueuedMessage) {
         if let Some(stored) = message.stored {
             self.forget(stored);
         }
