@@ -66,10 +66,13 @@ async fn publisher(uri: String, stop: Instant, counts: Arc<Counts>) -> Connectio
             &body,
             BasicProperties::default(),
         );
+        // Counted before it is awaited: a publish whose future the deadline
+        // cuts short may still have reached the broker, so `published` is an
+        // upper bound on what the broker can hold or have delivered.
+        counts.published.fetch_add(1, Relaxed);
         let Ok(Ok(confirm)) = tokio::time::timeout_at(stop, publish).await else {
             break;
         };
-        counts.published.fetch_add(1, Relaxed);
         match tokio::time::timeout_at(stop, confirm).await {
             Ok(Ok(c)) if c.is_ack() => counts.confirmed.fetch_add(1, Relaxed),
             Ok(other) => panic!("publish not confirmed: {other:?}"),
