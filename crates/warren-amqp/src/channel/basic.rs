@@ -108,7 +108,8 @@ impl Channel {
             self.reply_queue(m.no_ack, session)?
         } else {
             let name = self.queue_name(m.queue.as_str())?;
-            self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+            self.publisher
+                .authorize(Access::Read, ResourceKind::Queue, &name)?;
             session.vhost.queue_for(&name, session.id)?
         };
         let arguments = to_table(&m.arguments);
@@ -280,7 +281,8 @@ impl Channel {
 
     pub(super) fn get(&mut self, m: b::Get, session: &mut Session) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
-        self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+        self.publisher
+            .authorize(Access::Read, ResourceKind::Queue, &name)?;
         let queue = session.vhost.queue_for(&name, session.id)?;
         let counters = &self.info.counters;
         let Some((message, remaining, id)) = queue.get(m.no_ack) else {

@@ -46,13 +46,16 @@ impl Channel {
         if !m.passive {
             // RabbitMQ checks configure on the queue (also on redeclaration),
             // and for a dead-letter exchange read on the queue and write on it.
-            self.authorize(session, Access::Configure, ResourceKind::Queue, &name)?;
+            self.publisher
+                .authorize(Access::Configure, ResourceKind::Queue, &name)?;
             if let Some(dlx) = arguments
                 .get("x-dead-letter-exchange")
                 .and_then(Value::as_str)
             {
-                self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
-                self.authorize(session, Access::Write, ResourceKind::Exchange, &dlx)?;
+                self.publisher
+                    .authorize(Access::Read, ResourceKind::Queue, &name)?;
+                self.publisher
+                    .authorize(Access::Write, ResourceKind::Exchange, &dlx)?;
             }
         }
         let declared = session.vhost.declare_queue(
@@ -103,11 +106,13 @@ impl Channel {
         source: &str,
         key: &str,
     ) -> Result<(), BrokerError> {
-        self.authorize(session, Access::Write, destination.0, destination.1)?;
-        self.authorize(session, Access::Read, ResourceKind::Exchange, source)?;
+        self.publisher
+            .authorize(Access::Write, destination.0, destination.1)?;
+        self.publisher
+            .authorize(Access::Read, ResourceKind::Exchange, source)?;
         match session.vhost.exchange(source) {
             Ok(x) if x.kind == ExchangeKind::Topic => {
-                self.authorize_topic(session, Access::Read, source, key)
+                self.publisher.authorize_topic(Access::Read, source, key)
             }
             _ => Ok(()),
         }
@@ -173,7 +178,8 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
-        self.authorize(session, Access::Read, ResourceKind::Queue, &name)?;
+        self.publisher
+            .authorize(Access::Read, ResourceKind::Queue, &name)?;
         let message_count = session.vhost.purge_queue(&name, session.id)?;
         if !m.nowait {
             session.send(
@@ -190,7 +196,8 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         let name = self.queue_name(m.queue.as_str())?;
-        self.authorize(session, Access::Configure, ResourceKind::Queue, &name)?;
+        self.publisher
+            .authorize(Access::Configure, ResourceKind::Queue, &name)?;
         let queue = session.vhost.queue(&name).ok();
         let message_count =
             session
@@ -214,8 +221,7 @@ impl Channel {
         session: &mut Session,
     ) -> Result<(), BrokerError> {
         if !m.passive {
-            self.authorize(
-                session,
+            self.publisher.authorize(
                 Access::Configure,
                 ResourceKind::Exchange,
                 m.exchange.as_str(),
@@ -245,8 +251,7 @@ impl Channel {
         m: e::Delete,
         session: &mut Session,
     ) -> Result<(), BrokerError> {
-        self.authorize(
-            session,
+        self.publisher.authorize(
             Access::Configure,
             ResourceKind::Exchange,
             m.exchange.as_str(),

@@ -2,7 +2,6 @@
 //! deliveries, publisher confirms and transactions. Method handlers live in the
 //! submodules; this file routes frames to them.
 
-mod authz;
 mod basic;
 mod declare;
 mod publish;

@@ -8,7 +8,7 @@ use warren_codec::content::decode_content_header;
 use warren_codec::encode::{write_return, ContentRef};
 use warren_codec::method::Publish;
 use warren_codec::properties::RawProperties;
-use warren_core::message::{parse_expiration, Content as MessageContent, FormatId};
+use warren_core::message::{parse_expiration, Content as MessageContent, ContentFormat, FormatId};
 use warren_core::publish::{Publish as CorePublish, Publisher};
 use warren_core::reply_to::REPLY_TO_QUEUE;
 use warren_core::{BrokerError, Exchange, Message};
@@ -20,7 +20,6 @@ use super::sender_selected::sender_routes;
 use super::{Channel, Fault};
 use crate::handshake::codec_error;
 use crate::session::Session;
-use crate::value::to_table;
 
 pub(super) const PUBLISH: (u16, u16) = (60, 40);
 
@@ -88,8 +87,10 @@ fn check_user_id(
 }
 
 /// RabbitMQ refuses a message whose `expiration` is not a valid TTL.
-fn check_expiration(expiration: Option<&[u8]>) -> Result<(), BrokerError> {
-    let Some(raw) = expiration else {
+/// `parsed` is the TTL the annotations already read from `expiration`: only
+/// when that failed is the value parsed again, for RabbitMQ's reason.
+fn check_expiration(expiration: Option<&[u8]>, parsed: Option<u64>) -> Result<(), BrokerError> {
+    let (Some(raw), None) = (expiration, parsed) else {
         return Ok(());
     };
     parse_expiration(raw).map(|_| ()).map_err(|reason| {
@@ -276,11 +277,12 @@ impl Channel {
             return Ok(inner);
         }
         check_user_id(scan.user_id, &self.publisher, session)?;
-        check_expiration(scan.expiration)?;
+        let ann = crate::content::annotate_scan(&scan);
+        check_expiration(scan.expiration, ann.expiry_ms)?;
         let (cc, without_bcc) = sender_routes(properties)?;
         let ann = match &without_bcc {
             Some(stripped) => crate::content::annotate(stripped),
-            None => crate::content::annotate_scan(&scan),
+            None => ann,
         };
         Ok(Inspected {
             ann,
@@ -323,11 +325,7 @@ impl Channel {
             }
             (None, false) => None,
         };
-        let mut headers = || {
-            warren_codec::properties::decode_properties(&message.content.bytes)
-                .ok()
-                .and_then(|p| p.headers().as_ref().map(to_table))
-        };
+        let mut headers = || crate::content::AMQP_091.headers(&message.content.bytes);
         let routed = self.publisher.publish(CorePublish {
             exchange: &exchange,
             message: &message,
